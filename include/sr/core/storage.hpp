@@ -1,0 +1,56 @@
+#pragma once
+// Storage: one reference-counted, 64-byte-aligned allocation on a device. Tensors share storages,
+// so views (batch slices, crops) cost nothing.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+
+#include "sr/config.hpp"
+#include "sr/core/device.hpp"
+#include "sr/core/error.hpp"
+#include "sr/cuda/memory.hpp"
+
+namespace sr {
+
+inline constexpr std::size_t k_storage_alignment = 64;
+
+template <class T, class D>
+class Storage {
+public:
+    explicit Storage(int64_t count) : m_count(count) {
+        static_assert(SR_WITH_CUDA || !is_cuda_v<D>,
+                      "Tensor<T, Cuda> needs sr built with CUDA (SR_WITH_CUDA=ON or AUTO with nvcc)");
+        if (count == 0) return;
+        std::size_t bytes = static_cast<std::size_t>(count) * sizeof(T);
+        if constexpr (is_cpu_v<D>) {
+            std::size_t rounded = (bytes + k_storage_alignment - 1) / k_storage_alignment * k_storage_alignment;
+            m_data = static_cast<T*>(std::aligned_alloc(k_storage_alignment, rounded));
+            if (!m_data)
+                fail("out of memory: cannot allocate ", bytes, " bytes for a CPU tensor of ", count, " elements");
+        } else {
+            m_data = static_cast<T*>(cuda::device_malloc(bytes));
+        }
+    }
+    ~Storage() {
+        if (!m_data) return;
+        if constexpr (is_cpu_v<D>)
+            std::free(m_data);
+        else
+            cuda::device_free(m_data);
+    }
+    Storage(const Storage&) = delete;
+    Storage& operator=(const Storage&) = delete;
+
+    T* data() { return m_data; }
+    const T* data() const { return m_data; }
+    int64_t count() const { return m_count; }
+
+private:
+    T* m_data = nullptr;
+    int64_t m_count = 0;
+};
+
+}  // namespace sr

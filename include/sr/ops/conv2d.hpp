@@ -1,0 +1,155 @@
+#pragma once
+// 2-D convolution, stride 1, "same" zero padding (cross-correlation, as every framework computes it).
+//
+//   x: [N, H, W, C]  NHWC activations, contiguous
+//   w: [O, K, K, C]  OHWI weights, K odd (1, 3, 5, ...), contiguous
+//   b: [O]           bias, or an undefined tensor for none
+//   y: [N, H, W, O]  y[n,h,w,o] = b[o] + sum_{kh,kw,c} w[o,kh,kw,c] * x[n, h+kh-K/2, w+kw-K/2, c]
+//                    (x outside the image reads as 0)
+//
+// Backends: float on the CPU runs on oneDNN (sr/ops/cpu/conv2d_onednn.hpp); other scalar types
+// (double for gradient checks) on the Eigen GEMM path (sr/ops/cpu/conv2d_gemm.hpp). The naive
+// reference the tests compare both against lives in tests/reference/.
+#include <type_traits>
+
+#include "sr/autograd/node.hpp"
+#include "sr/core/tensor.hpp"
+#include "sr/ops/cpu/conv2d_gemm.hpp"
+#include "sr/ops/cpu/conv2d_onednn.hpp"
+#include "sr/ops/elementwise.hpp"
+
+namespace sr {
+
+// What the forward does after the convolution and bias, fused into one pass.
+struct ConvEpilogue {
+    bool relu = false;        // y = max(y, 0)
+    bool accumulate = false;  // y += conv(x) + b instead of y = ... (a residual add in place)
+};
+
+namespace ops {
+
+namespace detail {
+template <class T, class D>
+gemm::ConvGeometry conv_geometry(const Tensor<T, D>& x, const Tensor<T, D>& w, const Tensor<T, D>& b) {
+    SR_CHECK(x.rank() == 4, "conv2d: input must be NHWC [N, H, W, C], got shape ", x.shape());
+    SR_CHECK(w.rank() == 4 && w.dim(1) == w.dim(2) && w.dim(1) % 2 == 1, "conv2d: weights must be OHWI [O, K, K, C] "
+             "with an odd square kernel, got shape ", w.shape());
+    SR_CHECK(w.dim(3) == x.dim(3), "conv2d: input has ", x.dim(3), " channels (shape ", x.shape(),
+             ") but the weights expect ", w.dim(3), " (shape ", w.shape(), ")");
+    SR_CHECK(!b.defined() || (b.rank() == 1 && b.dim(0) == w.dim(0)), "conv2d: bias shape ", b.defined() ? b.shape() : Shape{},
+             " does not match ", w.dim(0), " output channels");
+    SR_CHECK(x.is_contiguous() && w.is_contiguous() && (!b.defined() || b.is_contiguous()),
+             "conv2d: input, weights and bias must be contiguous (input shape ", x.shape(), ")");
+    return {x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(0), w.dim(1)};
+}
+inline onednn::ConvShape onednn_shape(const gemm::ConvGeometry& g, bool has_bias) {
+    onednn::ConvShape s;
+    s.n = g.n, s.h = g.h, s.w = g.w, s.c = g.c, s.o = g.o, s.k = g.k, s.has_bias = has_bias;
+    return s;
+}
+template <class T, class D>
+constexpr void require_cpu() {
+    static_assert(is_cpu_v<D>, "conv2d runs on the CPU in this build; the CUDA convolutions (cuDNN) are not part of "
+                               "sr::kernels yet");
+}
+}  // namespace detail
+
+// y = epilogue(conv(x, w) + b); y: [N, H, W, O], preallocated (and holding the addend when
+// epilogue.accumulate). `training` keeps oneDNN's forward_training primitive, which the backward
+// primitives are tuned against.
+template <class T, class D>
+void conv2d_forward(const Tensor<T, D>& x, const Tensor<T, D>& w, const Tensor<T, D>& b, const Tensor<T, D>& y,
+                    ConvEpilogue epilogue = {}, bool training = false) {
+    detail::require_cpu<T, D>();
+    const auto g = detail::conv_geometry(x, w, b);
+    SR_CHECK(y.shape() == Shape({g.n, g.h, g.w, g.o}) && y.is_contiguous(), "conv2d: output must be a contiguous ",
+             Shape({g.n, g.h, g.w, g.o}), ", got ", y.shape());
+    if constexpr (std::is_same_v<T, float>) {
+        auto s = detail::onednn_shape(g, b.defined());
+        s.relu = epilogue.relu, s.accumulate = epilogue.accumulate, s.training = training;
+        onednn::conv2d_forward(s, x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data());
+    } else {
+        gemm::conv2d_forward(g, x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data(), epilogue.relu,
+                             epilogue.accumulate);
+    }
+}
+
+// grad_x [N, H, W, C] from grad_y [N, H, W, O] and w; overwrites grad_x.
+template <class T, class D>
+void conv2d_backward_data(const Tensor<T, D>& grad_y, const Tensor<T, D>& w, const Tensor<T, D>& grad_x) {
+    detail::require_cpu<T, D>();
+    const auto g = detail::conv_geometry(grad_x, w, Tensor<T, D>());
+    SR_CHECK(grad_y.shape() == Shape({g.n, g.h, g.w, g.o}) && grad_y.is_contiguous(),
+             "conv2d backward: output gradient must be a contiguous ", Shape({g.n, g.h, g.w, g.o}), ", got ", grad_y.shape());
+    if constexpr (std::is_same_v<T, float>)
+        onednn::conv2d_backward_data(detail::onednn_shape(g, false), grad_y.data(), w.data(), grad_x.data());
+    else
+        gemm::conv2d_backward_data(g, grad_y.data(), w.data(), grad_x.data());
+}
+
+// grad_w [O, K, K, C] and grad_b [O] (undefined: skipped) from x and grad_y; both overwritten.
+template <class T, class D>
+void conv2d_backward_weights(const Tensor<T, D>& x, const Tensor<T, D>& grad_y, const Tensor<T, D>& grad_w,
+                             const Tensor<T, D>& grad_b) {
+    detail::require_cpu<T, D>();
+    const auto g = detail::conv_geometry(x, grad_w, grad_b);
+    SR_CHECK(grad_y.shape() == Shape({g.n, g.h, g.w, g.o}) && grad_y.is_contiguous(),
+             "conv2d backward: output gradient must be a contiguous ", Shape({g.n, g.h, g.w, g.o}), ", got ", grad_y.shape());
+    if constexpr (std::is_same_v<T, float>)
+        onednn::conv2d_backward_weights(detail::onednn_shape(g, grad_b.defined()), x.data(), grad_y.data(),
+                                        grad_w.data(), grad_b.defined() ? grad_b.data() : nullptr);
+    else
+        gemm::conv2d_backward_weights(g, x.data(), grad_y.data(), grad_w.data(), grad_b.defined() ? grad_b.data() : nullptr);
+}
+
+}  // namespace ops
+
+namespace autograd {
+template <class T, class D>
+class Conv2dNode final : public Node<T, D> {
+public:
+    Conv2dNode(const Tensor<T, D>& x, const Tensor<T, D>& w, const Tensor<T, D>& b) : Node<T, D>(make_inputs(x, w, b)) {}
+    void backward(const Tensor<T, D>& grad_output) override {
+        const auto& x = this->input(0);
+        const auto& w = this->input(1);
+        const bool has_bias = this->inputs().size() == 3;
+        const Tensor<T, D> grad_y = grad_output.contiguous();
+        if (this->input_needs_grad(0)) {
+            auto grad_x = Tensor<T, D>::empty(x.shape());
+            ops::conv2d_backward_data(grad_y, w, grad_x);
+            this->accumulate(0, grad_x);
+        }
+        const bool bias_grad = has_bias && this->input_needs_grad(2);
+        if (this->input_needs_grad(1) || bias_grad) {
+            auto grad_w = Tensor<T, D>::empty(w.shape());
+            auto grad_b = has_bias ? Tensor<T, D>::empty(this->input(2).shape()) : Tensor<T, D>();
+            ops::conv2d_backward_weights(x, grad_y, grad_w, grad_b);
+            this->accumulate(1, grad_w);
+            if (has_bias) this->accumulate(2, grad_b);
+        }
+    }
+    const char* name() const override { return "conv2d"; }
+
+private:
+    static std::vector<Tensor<T, D>> make_inputs(const Tensor<T, D>& x, const Tensor<T, D>& w, const Tensor<T, D>& b) {
+        if (b.defined()) return {x, w, b};
+        return {x, w};
+    }
+};
+}  // namespace autograd
+
+// y = conv2d(x, w) + b, then ReLU when relu = true; shapes in the header comment. When no
+// gradient is recorded, bias and ReLU run fused in the convolution's epilogue; otherwise the ReLU
+// is a separate recorded op (its backward needs the pre-activation).
+template <class T, class D>
+Tensor<T, D> conv2d(const Tensor<T, D>& x, const Tensor<T, D>& w, const Tensor<T, D>& b = {}, bool relu_after = false) {
+    const bool record = b.defined() ? autograd::should_record(x, w, b) : autograd::should_record(x, w);
+    const auto g = ops::detail::conv_geometry(x, w, b);
+    auto y = Tensor<T, D>::empty(Shape{g.n, g.h, g.w, g.o});
+    ops::conv2d_forward(x, w, b, y, ConvEpilogue{relu_after && !record, false}, record);
+    if (!record) return y;
+    autograd::attach_node<autograd::Conv2dNode<T, D>>(y, x, w, b);
+    return relu_after ? relu(y) : y;
+}
+
+}  // namespace sr

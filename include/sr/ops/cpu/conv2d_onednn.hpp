@@ -1,0 +1,219 @@
+#pragma once
+// oneDNN implementation of the float conv2d on the CPU (NHWC activations, OHWI user weights).
+//
+// Primitives are created once per shape and cached per thread (creation costs milliseconds,
+// execution of a 48x48 batch layer a few). Weights are given to oneDNN in the layout it prefers
+// ("any"): the reorder from our OHWI costs O(weights), nothing next to the convolution itself.
+// Measured on the 2-core Zen 5 dev VM: NHWC forward reaches about 94 % of the FMA peak
+// (../shared/docs/perf-limits.md §4.1); bench/conv2d_bench.cpp tracks ours.
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+
+#include "sr/core/error.hpp"
+
+namespace sr::ops::onednn {
+
+struct ConvShape {
+    int64_t n = 0, h = 0, w = 0, c = 0, o = 0, k = 0;
+    bool has_bias = false;
+    bool relu = false;        // fused ReLU post-op (forward only)
+    bool accumulate = false;  // fused sum post-op: dst += conv (forward only)
+    bool training = false;    // forward_training (keeps the backward hint) vs forward_inference
+    bool operator==(const ConvShape&) const = default;
+};
+
+struct ConvShapeHash {
+    std::size_t operator()(const ConvShape& s) const {
+        std::size_t h = 1469598103934665603ull;
+        for (int64_t v : {s.n, s.h, s.w, s.c, s.o, s.k, int64_t(s.has_bias), int64_t(s.relu), int64_t(s.accumulate),
+                          int64_t(s.training)})
+            h = (h ^ static_cast<std::size_t>(v)) * 1099511628211ull;
+        return h;
+    }
+};
+
+inline dnnl::engine& cpu_engine() {
+    static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+    return engine;
+}
+inline dnnl::stream& cpu_stream() {
+    thread_local dnnl::stream stream(cpu_engine());
+    return stream;
+}
+
+namespace detail {
+using dt = dnnl::memory::data_type;
+using tag = dnnl::memory::format_tag;
+inline dnnl::memory::desc activations(int64_t n, int64_t c, int64_t h, int64_t w) {
+    return dnnl::memory::desc({n, c, h, w}, dt::f32, tag::nhwc);
+}
+inline dnnl::memory::desc user_weights(int64_t o, int64_t c, int64_t k) {
+    return dnnl::memory::desc({o, c, k, k}, dt::f32, tag::ohwi);
+}
+inline dnnl::memory::desc any_weights(int64_t o, int64_t c, int64_t k) {
+    return dnnl::memory::desc({o, c, k, k}, dt::f32, tag::any);
+}
+inline dnnl::memory::desc bias_desc(int64_t o) { return dnnl::memory::desc({o}, dt::f32, tag::x); }
+inline dnnl::memory::dims padding(int64_t k) { return {k / 2, k / 2}; }
+
+inline dnnl::convolution_forward::primitive_desc forward_pd(const ConvShape& s) {
+    using namespace dnnl;
+    auto desc = convolution_forward::desc(
+        s.training ? prop_kind::forward_training : prop_kind::forward_inference, algorithm::convolution_direct,
+        activations(s.n, s.c, s.h, s.w), any_weights(s.o, s.c, s.k),
+        s.has_bias ? bias_desc(s.o) : memory::desc(), activations(s.n, s.o, s.h, s.w), {1, 1}, padding(s.k),
+        padding(s.k));
+    post_ops ops;
+    if (s.accumulate) ops.append_sum(1.f);
+    if (s.relu) ops.append_eltwise(1.f, algorithm::eltwise_relu, 0.f, 0.f);
+    primitive_attr attr;
+    attr.set_post_ops(ops);
+    return convolution_forward::primitive_desc(desc, attr, cpu_engine());
+}
+
+// Weights in the layout a primitive wants: our OHWI buffer itself when they agree, else a cached
+// scratch buffer refreshed by a reorder on every call.
+class WeightsAdapter {
+public:
+    WeightsAdapter(const dnnl::memory::desc& wanted, int64_t o, int64_t c, int64_t k)
+        : m_user(user_weights(o, c, k)), m_wanted(wanted) {
+        if (m_wanted == m_user) return;
+        auto& engine = cpu_engine();
+        m_scratch = dnnl::memory(m_wanted, engine);
+        m_user_to_wanted = dnnl::reorder(dnnl::reorder::primitive_desc(engine, m_user, engine, m_wanted));
+        m_wanted_to_user = dnnl::reorder(dnnl::reorder::primitive_desc(engine, m_wanted, engine, m_user));
+    }
+    // Memory holding `weights` (OHWI) in the wanted layout.
+    dnnl::memory to_wanted(const float* weights) {
+        dnnl::memory user(m_user, cpu_engine(), const_cast<float*>(weights));
+        if (!m_scratch) return user;
+        m_user_to_wanted.execute(cpu_stream(), {{DNNL_ARG_FROM, user}, {DNNL_ARG_TO, m_scratch}});
+        return m_scratch;
+    }
+    // Memory to receive weights in the wanted layout, then copied to `weights` (OHWI) by finish().
+    dnnl::memory output_for(float* weights) {
+        m_output = weights;
+        if (!m_scratch) return dnnl::memory(m_user, cpu_engine(), weights);
+        return m_scratch;
+    }
+    void finish() {
+        if (!m_scratch) return;
+        dnnl::memory user(m_user, cpu_engine(), m_output);
+        m_wanted_to_user.execute(cpu_stream(), {{DNNL_ARG_FROM, m_scratch}, {DNNL_ARG_TO, user}});
+    }
+
+private:
+    dnnl::memory::desc m_user, m_wanted;
+    dnnl::memory m_scratch;
+    dnnl::reorder m_user_to_wanted, m_wanted_to_user;
+    float* m_output = nullptr;
+};
+
+struct ForwardPlan {
+    explicit ForwardPlan(const ConvShape& s)
+        : pd(forward_pd(s)), primitive(pd), weights(pd.weights_desc(), s.o, s.c, s.k) {}
+    dnnl::convolution_forward::primitive_desc pd;
+    dnnl::convolution_forward primitive;
+    WeightsAdapter weights;
+};
+
+struct BackwardDataPlan {
+    explicit BackwardDataPlan(const ConvShape& s) : pd(make(s)), primitive(pd), weights(pd.weights_desc(), s.o, s.c, s.k) {}
+    static dnnl::convolution_backward_data::primitive_desc make(const ConvShape& s) {
+        using namespace dnnl;
+        ConvShape fs = s;
+        fs.training = true;
+        auto hint = forward_pd(fs);
+        auto desc = convolution_backward_data::desc(algorithm::convolution_direct, activations(s.n, s.c, s.h, s.w),
+                                                    any_weights(s.o, s.c, s.k), activations(s.n, s.o, s.h, s.w), {1, 1},
+                                                    padding(s.k), padding(s.k));
+        return convolution_backward_data::primitive_desc(desc, cpu_engine(), hint);
+    }
+    dnnl::convolution_backward_data::primitive_desc pd;
+    dnnl::convolution_backward_data primitive;
+    WeightsAdapter weights;
+};
+
+struct BackwardWeightsPlan {
+    explicit BackwardWeightsPlan(const ConvShape& s)
+        : pd(make(s)), primitive(pd), weights(pd.diff_weights_desc(), s.o, s.c, s.k) {}
+    static dnnl::convolution_backward_weights::primitive_desc make(const ConvShape& s) {
+        using namespace dnnl;
+        ConvShape fs = s;
+        fs.training = true;
+        auto hint = forward_pd(fs);
+        auto desc = convolution_backward_weights::desc(
+            algorithm::convolution_direct, activations(s.n, s.c, s.h, s.w), any_weights(s.o, s.c, s.k),
+            s.has_bias ? bias_desc(s.o) : memory::desc(), activations(s.n, s.o, s.h, s.w), {1, 1}, padding(s.k),
+            padding(s.k));
+        return convolution_backward_weights::primitive_desc(desc, cpu_engine(), hint);
+    }
+    dnnl::convolution_backward_weights::primitive_desc pd;
+    dnnl::convolution_backward_weights primitive;
+    WeightsAdapter weights;
+};
+
+template <class Plan>
+Plan& cached_plan(const ConvShape& shape) {
+    thread_local std::unordered_map<ConvShape, std::unique_ptr<Plan>, ConvShapeHash> cache;
+    auto it = cache.find(shape);
+    if (it == cache.end()) {
+        try {
+            it = cache.emplace(shape, std::make_unique<Plan>(shape)).first;
+        } catch (const dnnl::error& e) {
+            fail("conv2d: oneDNN cannot create a primitive for N=", shape.n, " H=", shape.h, " W=", shape.w, " C=",
+                 shape.c, " O=", shape.o, " k=", shape.k, ": ", e.what());
+        }
+    }
+    return *it->second;
+}
+}  // namespace detail
+
+// y = conv(x, w) + b [+ y if shape.accumulate], then ReLU if shape.relu. Pointers: x NHWC [n,h,w,c],
+// w OHWI [o,k,k,c], b [o] or null, y NHWC [n,h,w,o].
+inline void conv2d_forward(const ConvShape& shape, const float* x, const float* w, const float* b, float* y) {
+    auto& plan = detail::cached_plan<detail::ForwardPlan>(shape);
+    auto& engine = cpu_engine();
+    dnnl::memory src(plan.pd.src_desc(), engine, const_cast<float*>(x));
+    dnnl::memory dst(plan.pd.dst_desc(), engine, y);
+    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, plan.weights.to_wanted(w)},
+                                               {DNNL_ARG_DST, dst}};
+    if (shape.has_bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(detail::bias_desc(shape.o), engine, const_cast<float*>(b)));
+    plan.primitive.execute(cpu_stream(), args);
+    cpu_stream().wait();
+}
+
+// grad_x = conv_transpose(grad_y, w): the gradient of the input. grad_x is overwritten.
+inline void conv2d_backward_data(const ConvShape& shape, const float* grad_y, const float* w, float* grad_x) {
+    auto& plan = detail::cached_plan<detail::BackwardDataPlan>(shape);
+    auto& engine = cpu_engine();
+    dnnl::memory diff_dst(plan.pd.diff_dst_desc(), engine, const_cast<float*>(grad_y));
+    dnnl::memory diff_src(plan.pd.diff_src_desc(), engine, grad_x);
+    plan.primitive.execute(cpu_stream(), {{DNNL_ARG_DIFF_DST, diff_dst},
+                                          {DNNL_ARG_WEIGHTS, plan.weights.to_wanted(w)},
+                                          {DNNL_ARG_DIFF_SRC, diff_src}});
+    cpu_stream().wait();
+}
+
+// grad_w (OHWI) and grad_b ([o], when the shape has a bias) from x and grad_y; both overwritten.
+inline void conv2d_backward_weights(const ConvShape& shape, const float* x, const float* grad_y, float* grad_w,
+                                    float* grad_b) {
+    auto& plan = detail::cached_plan<detail::BackwardWeightsPlan>(shape);
+    auto& engine = cpu_engine();
+    dnnl::memory src(plan.pd.src_desc(), engine, const_cast<float*>(x));
+    dnnl::memory diff_dst(plan.pd.diff_dst_desc(), engine, const_cast<float*>(grad_y));
+    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src},
+                                               {DNNL_ARG_DIFF_DST, diff_dst},
+                                               {DNNL_ARG_DIFF_WEIGHTS, plan.weights.output_for(grad_w)}};
+    if (shape.has_bias) args.emplace(DNNL_ARG_DIFF_BIAS, dnnl::memory(detail::bias_desc(shape.o), engine, grad_b));
+    plan.primitive.execute(cpu_stream(), args);
+    plan.weights.finish();
+    cpu_stream().wait();
+}
+
+}  // namespace sr::ops::onednn
