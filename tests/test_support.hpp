@@ -1,0 +1,83 @@
+#pragma once
+// Helpers shared by the tests: where the real data is, visible skips, and whole-tensor comparison
+// with a normalised error.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "sr/config.hpp"
+#include "sr/core/tensor.hpp"
+
+#if SR_WITH_CUDA
+#include "sr/cuda/memory.hpp"
+#endif
+
+namespace sr::test {
+
+// ../shared/data beside the checkout, or SR_DATA_DIR; nullopt when neither exists.
+inline std::optional<std::filesystem::path> data_dir() {
+    if (const char* env = std::getenv("SR_DATA_DIR"); env && *env) {
+        std::filesystem::path p(env);
+        if (std::filesystem::is_directory(p)) return p;
+    }
+    std::filesystem::path p = std::filesystem::path(SR_SOURCE_DIR) / ".." / "shared" / "data";
+    if (std::filesystem::is_directory(p)) return std::filesystem::canonical(p);
+    return std::nullopt;
+}
+
+inline bool gpu_available() {
+#if SR_WITH_CUDA
+    return sr::cuda::device_count() > 0;
+#else
+    return false;
+#endif
+}
+
+// A temporary directory removed at scope exit.
+struct TempDir {
+    std::filesystem::path path;
+    TempDir() {
+        path = std::filesystem::temp_directory_path() /
+               ("sr_test_" + std::to_string(std::rand()) + "_" + std::to_string(reinterpret_cast<uintptr_t>(this)));
+        std::filesystem::create_directories(path);
+    }
+    ~TempDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path, ec);
+    }
+};
+
+// max |a - b| / max(max |b|, floor): one number for "how far is this tensor from the reference".
+template <class T1, class T2>
+double normalized_max_error(const Tensor<T1, Cpu>& a, const Tensor<T2, Cpu>& b, double floor = 1e-12) {
+    REQUIRE(a.shape() == b.shape());
+    auto ac = a.contiguous();
+    auto bc = b.contiguous();
+    double max_diff = 0, max_ref = floor;
+    for (int64_t i = 0; i < ac.numel(); ++i) {
+        max_diff = std::max(max_diff, std::abs(double(ac.data()[i]) - double(bc.data()[i])));
+        max_ref = std::max(max_ref, std::abs(double(bc.data()[i])));
+    }
+    return max_diff / max_ref;
+}
+
+}  // namespace sr::test
+
+// Skips the rest of a test case with a message that shows in the test log.
+#define SR_SKIP(message)                      \
+    do {                                      \
+        WARN("SKIPPED: " << message);         \
+        return;                               \
+    } while (false)
+
+#define SR_REQUIRE_DATA(variable)                                                                          \
+    auto variable##_opt = ::sr::test::data_dir();                                                          \
+    if (!variable##_opt) SR_SKIP("../shared/data not found (set SR_DATA_DIR to run this test)");           \
+    const std::filesystem::path variable = *variable##_opt
+
+#define SR_REQUIRE_GPU()                                                          \
+    if (!::sr::test::gpu_available()) SR_SKIP("no CUDA GPU on this machine")
