@@ -10,6 +10,8 @@
 // Backends: float on the CPU runs on oneDNN (sr/ops/cpu/conv2d_onednn.hpp); other scalar types
 // (double for gradient checks) on the Eigen GEMM path (sr/ops/cpu/conv2d_gemm.hpp). The naive
 // reference the tests compare both against lives in tests/reference/.
+#include <cstdlib>
+#include <string>
 #include <type_traits>
 
 #include "sr/autograd/node.hpp"
@@ -19,6 +21,27 @@
 #include "sr/ops/elementwise.hpp"
 
 namespace sr {
+
+// Which implementation runs float convolutions on the CPU. automatic picks the fastest measured
+// on the machines we run (docs/benchmarks.md); the others exist for tests, benchmarks and as
+// fallbacks. The environment variable SR_CONV_BACKEND (onednn | gemm) overrides automatic.
+enum class ConvBackend { automatic, onednn, gemm };
+
+namespace detail {
+inline ConvBackend& conv_backend_setting() {
+    static ConvBackend backend = [] {
+        const char* env = std::getenv("SR_CONV_BACKEND");
+        const std::string name = env ? env : "";
+        if (name == "onednn") return ConvBackend::onednn;
+        if (name == "gemm") return ConvBackend::gemm;
+        return ConvBackend::automatic;
+    }();
+    return backend;
+}
+}  // namespace detail
+
+inline void set_conv_backend(ConvBackend backend) { detail::conv_backend_setting() = backend; }
+inline ConvBackend conv_backend() { return detail::conv_backend_setting(); }
 
 // What the forward does after the convolution and bias, fused into one pass.
 struct ConvEpilogue {
@@ -65,6 +88,11 @@ void conv2d_forward(const Tensor<T, D>& x, const Tensor<T, D>& w, const Tensor<T
     SR_CHECK(y.shape() == Shape({g.n, g.h, g.w, g.o}) && y.is_contiguous(), "conv2d: output must be a contiguous ",
              Shape({g.n, g.h, g.w, g.o}), ", got ", y.shape());
     if constexpr (std::is_same_v<T, float>) {
+        if (conv_backend() == ConvBackend::gemm) {
+            gemm::conv2d_forward(g, x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data(), epilogue.relu,
+                                 epilogue.accumulate);
+            return;
+        }
         auto s = detail::onednn_shape(g, b.defined());
         s.relu = epilogue.relu, s.accumulate = epilogue.accumulate, s.training = training;
         onednn::conv2d_forward(s, x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data());
@@ -81,10 +109,13 @@ void conv2d_backward_data(const Tensor<T, D>& grad_y, const Tensor<T, D>& w, con
     const auto g = detail::conv_geometry(grad_x, w, Tensor<T, D>());
     SR_CHECK(grad_y.shape() == Shape({g.n, g.h, g.w, g.o}) && grad_y.is_contiguous(),
              "conv2d backward: output gradient must be a contiguous ", Shape({g.n, g.h, g.w, g.o}), ", got ", grad_y.shape());
-    if constexpr (std::is_same_v<T, float>)
-        onednn::conv2d_backward_data(detail::onednn_shape(g, false), grad_y.data(), w.data(), grad_x.data());
-    else
-        gemm::conv2d_backward_data(g, grad_y.data(), w.data(), grad_x.data());
+    if constexpr (std::is_same_v<T, float>) {
+        if (conv_backend() != ConvBackend::gemm) {
+            onednn::conv2d_backward_data(detail::onednn_shape(g, false), grad_y.data(), w.data(), grad_x.data());
+            return;
+        }
+    }
+    gemm::conv2d_backward_data(g, grad_y.data(), w.data(), grad_x.data());
 }
 
 // grad_w [O, K, K, C] and grad_b [O] (undefined: skipped) from x and grad_y; both overwritten.
@@ -95,11 +126,14 @@ void conv2d_backward_weights(const Tensor<T, D>& x, const Tensor<T, D>& grad_y, 
     const auto g = detail::conv_geometry(x, grad_w, grad_b);
     SR_CHECK(grad_y.shape() == Shape({g.n, g.h, g.w, g.o}) && grad_y.is_contiguous(),
              "conv2d backward: output gradient must be a contiguous ", Shape({g.n, g.h, g.w, g.o}), ", got ", grad_y.shape());
-    if constexpr (std::is_same_v<T, float>)
-        onednn::conv2d_backward_weights(detail::onednn_shape(g, grad_b.defined()), x.data(), grad_y.data(),
-                                        grad_w.data(), grad_b.defined() ? grad_b.data() : nullptr);
-    else
-        gemm::conv2d_backward_weights(g, x.data(), grad_y.data(), grad_w.data(), grad_b.defined() ? grad_b.data() : nullptr);
+    if constexpr (std::is_same_v<T, float>) {
+        if (conv_backend() != ConvBackend::gemm) {
+            onednn::conv2d_backward_weights(detail::onednn_shape(g, grad_b.defined()), x.data(), grad_y.data(),
+                                            grad_w.data(), grad_b.defined() ? grad_b.data() : nullptr);
+            return;
+        }
+    }
+    gemm::conv2d_backward_weights(g, x.data(), grad_y.data(), grad_w.data(), grad_b.defined() ? grad_b.data() : nullptr);
 }
 
 }  // namespace ops

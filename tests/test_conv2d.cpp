@@ -1,0 +1,113 @@
+// conv2d: every CPU backend against the naive double-precision reference, on one table of shapes
+// (odd and even sizes, 1- and 3-channel edges, kernels 1/3/5, batch > 1), forward with each
+// epilogue, backward-data and backward-weights.
+//
+// Tolerance: a float result accumulates K = k*k*C products; its rounding error grows like
+// sqrt(K) * 6e-8 relative to the largest magnitudes involved, under 1e-5 for every K here
+// (K <= 5*5*64). Winograd-free oneDNN kernels and our GEMM path stay well inside it; a wrong
+// tap, channel or border shows up as O(1) error. The double GEMM path must agree to 1e-12.
+#include <catch2/catch.hpp>
+
+#include "reference/conv2d_naive.hpp"
+#include "sr/core/rng.hpp"
+#include "sr/ops/conv2d.hpp"
+#include "test_support.hpp"
+
+namespace {
+
+struct Case {
+    int64_t n, h, w, c, o, k;
+};
+
+const Case k_cases[] = {
+    {1, 5, 7, 3, 4, 3},  {2, 6, 6, 1, 3, 3},   {3, 7, 4, 16, 8, 3}, {1, 9, 8, 8, 16, 5}, {2, 4, 5, 12, 9, 1},
+    {1, 1, 1, 3, 5, 3},  {1, 2, 3, 4, 4, 5},   {2, 8, 9, 32, 25, 1}, {1, 6, 10, 25, 32, 3}, {2, 5, 6, 3, 12, 5},
+    {1, 12, 11, 64, 64, 3},
+};
+
+template <class T>
+sr::Tensor<T> random_tensor(const sr::Shape& shape, uint64_t seed) {
+    sr::Rng rng(seed);
+    auto t = sr::Tensor<T>::empty(shape);
+    for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = static_cast<T>(rng.uniform(-1.0, 1.0));
+    return t;
+}
+
+std::string describe(const Case& c) {
+    return "N=" + std::to_string(c.n) + " H=" + std::to_string(c.h) + " W=" + std::to_string(c.w) + " C=" +
+           std::to_string(c.c) + " O=" + std::to_string(c.o) + " k=" + std::to_string(c.k);
+}
+
+struct BackendScope {
+    explicit BackendScope(sr::ConvBackend b) : previous(sr::conv_backend()) { sr::set_conv_backend(b); }
+    ~BackendScope() { sr::set_conv_backend(previous); }
+    sr::ConvBackend previous;
+};
+
+template <class T>
+void check_all_passes(const Case& cs, double tolerance) {
+    INFO(describe(cs));
+    auto x = random_tensor<T>({cs.n, cs.h, cs.w, cs.c}, 1);
+    auto w = random_tensor<T>({cs.o, cs.k, cs.k, cs.c}, 2);
+    auto b = random_tensor<T>({cs.o}, 3);
+    auto addend = random_tensor<T>({cs.n, cs.h, cs.w, cs.o}, 4);
+    auto grad_y = random_tensor<T>({cs.n, cs.h, cs.w, cs.o}, 5);
+
+    const auto ref = sr::reference::conv2d_forward(x, w, b);
+
+    auto y = sr::Tensor<T>::empty(ref.shape());
+    sr::ops::conv2d_forward(x, w, b, y);
+    CHECK(sr::test::normalized_max_error(y, ref) < tolerance);
+
+    // Without bias.
+    sr::ops::conv2d_forward(x, w, sr::Tensor<T>(), y);
+    CHECK(sr::test::normalized_max_error(y, sr::reference::conv2d_forward(x, w, sr::Tensor<T>())) < tolerance);
+
+    // Fused ReLU and accumulate epilogues: relu(addend + conv + b).
+    addend.copy_to(y);
+    sr::ops::conv2d_forward(x, w, b, y, sr::ConvEpilogue{true, true});
+    auto expected = sr::Tensor<double>::empty(ref.shape());
+    for (int64_t i = 0; i < ref.numel(); ++i) expected.data()[i] = std::max(0.0, ref.data()[i] + double(addend.data()[i]));
+    CHECK(sr::test::normalized_max_error(y, expected) < tolerance);
+
+    auto grad_x = sr::Tensor<T>::empty(x.shape());
+    sr::ops::conv2d_backward_data(grad_y, w, grad_x);
+    CHECK(sr::test::normalized_max_error(grad_x, sr::reference::conv2d_backward_data(grad_y, w, cs.c)) < tolerance);
+
+    auto grad_w = sr::Tensor<T>::empty(w.shape());
+    auto grad_b = sr::Tensor<T>::empty(b.shape());
+    sr::ops::conv2d_backward_weights(x, grad_y, grad_w, grad_b);
+    sr::Tensor<double> ref_w, ref_b;
+    sr::reference::conv2d_backward_weights(x, grad_y, cs.k, ref_w, ref_b);
+    CHECK(sr::test::normalized_max_error(grad_w, ref_w) < tolerance);
+    CHECK(sr::test::normalized_max_error(grad_b, ref_b) < tolerance);
+}
+
+}  // namespace
+
+TEST_CASE("conv2d float on oneDNN matches the naive reference", "[conv2d]") {
+    BackendScope scope(sr::ConvBackend::onednn);
+    for (const auto& cs : k_cases) check_all_passes<float>(cs, 1e-5);
+}
+
+TEST_CASE("conv2d float on the Eigen GEMM path matches the naive reference", "[conv2d]") {
+    BackendScope scope(sr::ConvBackend::gemm);
+    for (const auto& cs : k_cases) check_all_passes<float>(cs, 1e-5);
+}
+
+TEST_CASE("conv2d double matches the naive reference to rounding", "[conv2d]") {
+    for (const auto& cs : k_cases) check_all_passes<double>(cs, 1e-12);
+}
+
+TEST_CASE("conv2d rejects mismatched shapes with a message naming them", "[conv2d]") {
+    auto x = sr::Tensor<float>::zeros({1, 4, 4, 3});
+    auto w = sr::Tensor<float>::zeros({8, 3, 3, 4});
+    auto y = sr::Tensor<float>::empty({1, 4, 4, 8});
+    CHECK_THROWS_WITH(sr::ops::conv2d_forward(x, w, sr::Tensor<float>(), y),
+                      Catch::Contains("3 channels") && Catch::Contains("expect 4"));
+    auto even = sr::Tensor<float>::zeros({8, 2, 2, 3});
+    CHECK_THROWS_WITH(sr::ops::conv2d_forward(x, even, sr::Tensor<float>(), y), Catch::Contains("odd square kernel"));
+    auto bad_bias = sr::Tensor<float>::zeros({7});
+    auto w_ok = sr::Tensor<float>::zeros({8, 3, 3, 3});
+    CHECK_THROWS_WITH(sr::ops::conv2d_forward(x, w_ok, bad_bias, y), Catch::Contains("bias"));
+}
