@@ -5,7 +5,7 @@
 // Build and run:
 //   cmake --build build --target conv2d_bench && OMP_PROC_BIND=close OMP_PLACES=cores ./build/bench/conv2d_bench
 // Options: --threads=N (default 2), plus Google Benchmark's own (--benchmark_filter=...).
-// Variants: fwd | bwd_data | bwd_weights, for
+// Variants: backend direct (ours) | onednn, times fwd | bwd_data | bwd_weights, for
 //   3x3 64->64, 3x3 32->128, 3x3 128->32, 1x1 32->192, 1x1 192->25 at batch 16 of 48x48,
 //   3x3 64->64 on one 480x270 image.
 #include <cmath>
@@ -53,8 +53,9 @@ void check_close(const char* what, double got, double expected) {
 
 enum class Pass { fwd, bwd_data, bwd_weights };
 
-void run_case(benchmark::State& state, ConvCase cs, Pass pass) {
+void run_case(benchmark::State& state, ConvCase cs, Pass pass, sr::ConvBackend backend) {
     sr::set_num_threads(g_threads);
+    sr::set_conv_backend(backend);
     auto x = random_tensor({cs.n, cs.h, cs.w, cs.c}, 1, 1.0);
     auto w = random_tensor({cs.o, cs.k, cs.k, cs.c}, 2, 1.0 / std::sqrt(double(cs.c * cs.k * cs.k)));
     auto b = random_tensor({cs.o}, 3, 0.1);
@@ -88,6 +89,7 @@ void run_case(benchmark::State& state, ConvCase cs, Pass pass) {
             check_close("bwd_weights", gw.data()[3], ref_w.data()[3]);
         }
     }
+    sr::bench::wait_until_quiet();
     for (auto _ : state) step();
     sr::bench::report_flops(state, cs.flop(), g_peak);
 }
@@ -100,18 +102,25 @@ int main(int argc, char** argv) {
     g_peak = sr::bench::measured_peak_flops(g_threads);
     std::printf("machine: %s, %d threads, measured FMA peak %.1f GFLOP/s\n", sr::bench::cpu_name().c_str(), g_threads,
                 g_peak / 1e9);
-    for (const auto& cs : k_cases) {
-        for (auto [pass, name] : {std::pair{Pass::fwd, "fwd"}, std::pair{Pass::bwd_data, "bwd_data"},
-                                  std::pair{Pass::bwd_weights, "bwd_weights"}}) {
-            benchmark::RegisterBenchmark((std::string("conv2d/") + name + "/" + cs.label).c_str(),
-                                         [cs, pass = pass](benchmark::State& s) { run_case(s, cs, pass); })
-                ->Unit(benchmark::kMillisecond)
-                ->UseRealTime()
-                ->MinTime(1.0);
+    const std::pair<sr::ConvBackend, const char*> backends[] = {{sr::ConvBackend::direct, "direct"},
+                                                                 {sr::ConvBackend::onednn, "onednn"}};
+    for (const auto& cs : k_cases)
+        for (auto [backend, backend_name] : backends) {
+            if (backend == sr::ConvBackend::direct && !sr::ops::direct::k_available) continue;
+            for (auto [pass, name] : {std::pair{Pass::fwd, "fwd"}, std::pair{Pass::bwd_data, "bwd_data"},
+                                      std::pair{Pass::bwd_weights, "bwd_weights"}}) {
+                benchmark::RegisterBenchmark((std::string(backend_name) + "/" + name + "/" + cs.label).c_str(),
+                                             [cs, pass = pass, backend = backend](benchmark::State& s) {
+                                                 run_case(s, cs, pass, backend);
+                                             })
+                    ->Unit(benchmark::kMillisecond)
+                    ->UseRealTime()
+                    ->MinTime(1.0);
+            }
         }
-    }
     benchmark::Initialize(&argc, argv);
-    benchmark::RunSpecifiedBenchmarks();
+    sr::bench::FlopsTableReporter reporter(g_peak);
+    benchmark::RunSpecifiedBenchmarks(&reporter);
     benchmark::Shutdown();
     return 0;
 }

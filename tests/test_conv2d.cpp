@@ -22,7 +22,7 @@ struct Case {
 const Case k_cases[] = {
     {1, 5, 7, 3, 4, 3},  {2, 6, 6, 1, 3, 3},   {3, 7, 4, 16, 8, 3}, {1, 9, 8, 8, 16, 5}, {2, 4, 5, 12, 9, 1},
     {1, 1, 1, 3, 5, 3},  {1, 2, 3, 4, 4, 5},   {2, 8, 9, 32, 25, 1}, {1, 6, 10, 25, 32, 3}, {2, 5, 6, 3, 12, 5},
-    {1, 12, 11, 64, 64, 3},
+    {1, 12, 11, 64, 64, 3}, {2, 7, 13, 20, 48, 3}, {1, 3, 17, 7, 70, 3}, {1, 4, 30, 9, 33, 1},
 };
 
 template <class T>
@@ -87,6 +87,12 @@ void check_all_passes(const Case& cs, double tolerance) {
 
 TEST_CASE("conv2d float on oneDNN matches the naive reference", "[conv2d]") {
     BackendScope scope(sr::ConvBackend::onednn);
+    for (const auto& cs : k_cases) check_all_passes<float>(cs, 1e-5);
+}
+
+TEST_CASE("conv2d float on the direct SIMD kernels matches the naive reference", "[conv2d]") {
+    if (!sr::ops::direct::k_available) SR_SKIP("this CPU build has neither AVX2+FMA nor AVX-512");
+    BackendScope scope(sr::ConvBackend::direct);
     for (const auto& cs : k_cases) check_all_passes<float>(cs, 1e-5);
 }
 

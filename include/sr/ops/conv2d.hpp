@@ -7,31 +7,35 @@
 //   y: [N, H, W, O]  y[n,h,w,o] = b[o] + sum_{kh,kw,c} w[o,kh,kw,c] * x[n, h+kh-K/2, w+kw-K/2, c]
 //                    (x outside the image reads as 0)
 //
-// Backends: float on the CPU runs on oneDNN (sr/ops/cpu/conv2d_onednn.hpp); other scalar types
-// (double for gradient checks) on the Eigen GEMM path (sr/ops/cpu/conv2d_gemm.hpp). The naive
-// reference the tests compare both against lives in tests/reference/.
+// Backends: float on the CPU runs on our direct SIMD kernels (sr/ops/cpu/conv2d_direct.hpp) or
+// oneDNN (sr/ops/cpu/conv2d_onednn.hpp), see ConvBackend; other scalar types (double for gradient
+// checks) on the Eigen GEMM path (sr/ops/cpu/conv2d_gemm.hpp). The naive reference the tests
+// compare all of them against lives in tests/reference/.
 #include <cstdlib>
 #include <string>
 #include <type_traits>
 
 #include "sr/autograd/node.hpp"
 #include "sr/core/tensor.hpp"
+#include "sr/ops/cpu/conv2d_direct.hpp"
 #include "sr/ops/cpu/conv2d_gemm.hpp"
 #include "sr/ops/cpu/conv2d_onednn.hpp"
 #include "sr/ops/elementwise.hpp"
 
 namespace sr {
 
-// Which implementation runs float convolutions on the CPU. automatic picks the fastest measured
-// on the machines we run (docs/benchmarks.md); the others exist for tests, benchmarks and as
-// fallbacks. The environment variable SR_CONV_BACKEND (onednn | gemm) overrides automatic.
-enum class ConvBackend { automatic, onednn, gemm };
+// Which implementation runs float convolutions on the CPU. automatic picks our direct SIMD kernels
+// where the CPU has AVX2+FMA or AVX-512 (the fastest measured, docs/benchmarks.md) and oneDNN
+// elsewhere; the others exist for tests, benchmarks and as fallbacks. The environment variable
+// SR_CONV_BACKEND (direct | onednn | gemm) overrides automatic.
+enum class ConvBackend { automatic, direct, onednn, gemm };
 
 namespace detail {
 inline ConvBackend& conv_backend_setting() {
     static ConvBackend backend = [] {
         const char* env = std::getenv("SR_CONV_BACKEND");
         const std::string name = env ? env : "";
+        if (name == "direct") return ConvBackend::direct;
         if (name == "onednn") return ConvBackend::onednn;
         if (name == "gemm") return ConvBackend::gemm;
         return ConvBackend::automatic;
@@ -42,6 +46,16 @@ inline ConvBackend& conv_backend_setting() {
 
 inline void set_conv_backend(ConvBackend backend) { detail::conv_backend_setting() = backend; }
 inline ConvBackend conv_backend() { return detail::conv_backend_setting(); }
+
+namespace detail {
+// The backend that runs float convolutions now: automatic resolved, direct only where compiled.
+inline ConvBackend float_conv_backend() {
+    const ConvBackend chosen = conv_backend();
+    if (chosen == ConvBackend::automatic || chosen == ConvBackend::direct)
+        return ops::direct::k_available ? ConvBackend::direct : ConvBackend::onednn;
+    return chosen;
+}
+}  // namespace detail
 
 // What the forward does after the convolution and bias, fused into one pass.
 struct ConvEpilogue {
@@ -65,6 +79,7 @@ gemm::ConvGeometry conv_geometry(const Tensor<T, D>& x, const Tensor<T, D>& w, c
              "conv2d: input, weights and bias must be contiguous (input shape ", x.shape(), ")");
     return {x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(0), w.dim(1)};
 }
+inline direct::Geometry direct_geometry(const gemm::ConvGeometry& g) { return {g.n, g.h, g.w, g.c, g.o, g.k}; }
 inline onednn::ConvShape onednn_shape(const gemm::ConvGeometry& g, bool has_bias) {
     onednn::ConvShape s;
     s.n = g.n, s.h = g.h, s.w = g.w, s.c = g.c, s.o = g.o, s.k = g.k, s.has_bias = has_bias;
@@ -88,9 +103,15 @@ void conv2d_forward(const Tensor<T, D>& x, const Tensor<T, D>& w, const Tensor<T
     SR_CHECK(y.shape() == Shape({g.n, g.h, g.w, g.o}) && y.is_contiguous(), "conv2d: output must be a contiguous ",
              Shape({g.n, g.h, g.w, g.o}), ", got ", y.shape());
     if constexpr (std::is_same_v<T, float>) {
-        if (conv_backend() == ConvBackend::gemm) {
+        const ConvBackend backend = sr::detail::float_conv_backend();
+        if (backend == ConvBackend::gemm) {
             gemm::conv2d_forward(g, x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data(), epilogue.relu,
                                  epilogue.accumulate);
+            return;
+        }
+        if (backend == ConvBackend::direct) {
+            direct::conv2d_forward(detail::direct_geometry(g), x.data(), w.data(), b.defined() ? b.data() : nullptr,
+                                   y.data(), epilogue.relu, epilogue.accumulate);
             return;
         }
         auto s = detail::onednn_shape(g, b.defined());
@@ -110,7 +131,12 @@ void conv2d_backward_data(const Tensor<T, D>& grad_y, const Tensor<T, D>& w, con
     SR_CHECK(grad_y.shape() == Shape({g.n, g.h, g.w, g.o}) && grad_y.is_contiguous(),
              "conv2d backward: output gradient must be a contiguous ", Shape({g.n, g.h, g.w, g.o}), ", got ", grad_y.shape());
     if constexpr (std::is_same_v<T, float>) {
-        if (conv_backend() != ConvBackend::gemm) {
+        const ConvBackend backend = sr::detail::float_conv_backend();
+        if (backend == ConvBackend::direct) {
+            direct::conv2d_backward_data(detail::direct_geometry(g), grad_y.data(), w.data(), grad_x.data());
+            return;
+        }
+        if (backend == ConvBackend::onednn) {
             onednn::conv2d_backward_data(detail::onednn_shape(g, false), grad_y.data(), w.data(), grad_x.data());
             return;
         }
@@ -127,7 +153,13 @@ void conv2d_backward_weights(const Tensor<T, D>& x, const Tensor<T, D>& grad_y, 
     SR_CHECK(grad_y.shape() == Shape({g.n, g.h, g.w, g.o}) && grad_y.is_contiguous(),
              "conv2d backward: output gradient must be a contiguous ", Shape({g.n, g.h, g.w, g.o}), ", got ", grad_y.shape());
     if constexpr (std::is_same_v<T, float>) {
-        if (conv_backend() != ConvBackend::gemm) {
+        const ConvBackend backend = sr::detail::float_conv_backend();
+        if (backend == ConvBackend::direct) {
+            direct::conv2d_backward_weights(detail::direct_geometry(g), x.data(), grad_y.data(), grad_w.data(),
+                                            grad_b.defined() ? grad_b.data() : nullptr);
+            return;
+        }
+        if (backend == ConvBackend::onednn) {
             onednn::conv2d_backward_weights(detail::onednn_shape(g, grad_b.defined()), x.data(), grad_y.data(),
                                             grad_w.data(), grad_b.defined() ? grad_b.data() : nullptr);
             return;
