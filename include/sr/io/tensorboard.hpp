@@ -158,7 +158,12 @@ public:
         detail::ProtoWriter event;
         event.fixed64_double(detail::event_field::wall_time, now());
         event.bytes(detail::event_field::file_version, "brain.Event:2");
-        write_record(event.str());
+        try {
+            write_record(event.str());
+        } catch (...) {
+            ::close(m_fd);  // the destructor does not run for a constructor that throws
+            throw;
+        }
     }
     ~EventWriter() {
         if (m_fd >= 0) ::close(m_fd);
