@@ -103,12 +103,12 @@ inline const char* unsupported_format_name(const uint8_t* d, std::size_t n) {
 // The format of encoded bytes, from their magic number; TGA (no magic) when the file name says
 // .tga or, failing everything else, when the header is a plausible TGA header.
 inline ImageFormat detect_format(const uint8_t* bytes, std::size_t size, const std::string& file) {
+    if (size == 0) image_fail(ImageErrorKind::truncated, file, "the file is empty");
     if (is_png(bytes, size)) return ImageFormat::png;
     if (is_jpeg(bytes, size)) return ImageFormat::jpeg;
     if (is_bmp(bytes, size)) return ImageFormat::bmp;
     if (size >= k_npy_magic_size && std::memcmp(bytes, k_npy_magic, k_npy_magic_size) == 0) return ImageFormat::npy;
     if (format_from_extension(file) == ImageFormat::tga || detail::plausible_tga(bytes, size)) return ImageFormat::tga;
-    if (size == 0) image_fail(ImageErrorKind::truncated, file, "the file is empty");
     if (const char* other = detail::unsupported_format_name(bytes, size))
         image_fail(ImageErrorKind::unsupported, file, other, " images are not supported (PNG, JPEG, BMP, TGA, NPY are)");
     image_fail(ImageErrorKind::unsupported, file, "not a PNG, JPEG, BMP, TGA or NPY image");

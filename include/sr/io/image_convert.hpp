@@ -118,10 +118,11 @@ inline Image to_bit_depth(const Image& image, int bit_depth) {
 }
 
 // What the training data pipeline works on: 8-bit RGB, alpha dropped, gray expanded.
-inline Image to_rgb8(const Image& image) {
-    Image out = to_bit_depth(image, 8);
-    if (has_alpha(out.layout())) out = split_alpha(out).color;
-    return gray_to_rgb(out);
+inline Image to_rgb8(Image image) {
+    if (image.bit_depth() == 8 && image.channels() == 3) return image;
+    if (image.bit_depth() != 8) image = to_bit_depth(image, 8);
+    if (has_alpha(image.layout())) image = split_alpha(image).color;
+    return gray_to_rgb(image);
 }
 
 // Image -> float tensor [1, H, W, C] in pixel units: 8-bit values as they are (0..255), 16-bit
