@@ -25,3 +25,27 @@ else()
                  "(apt-get install -y python3-numpy, or set SR_TEST_PYTHON)")
 endif()
 target_compile_definitions(sr_tests PRIVATE SR_TEST_PYTHON="${sr_test_python}")
+
+# A Python 3 that can run tools/sr-convert (numpy, h5py, torch: Debian's python3-numpy,
+# python3-h5py, python3-torch), for the importer tests; they skip with a message without one.
+set(SR_CONVERT_PYTHON "" CACHE FILEPATH "Python 3 with numpy, h5py and torch for the sr-convert tests (empty: search)")
+set(sr_convert_python "${SR_CONVERT_PYTHON}")
+if(NOT sr_convert_python)
+  foreach(candidate IN ITEMS /usr/bin/python3 ${SR_PYTHON_ON_PATH} /usr/local/bin/python3)
+    if(EXISTS "${candidate}")
+      execute_process(COMMAND "${candidate}" -c "import numpy, h5py, torch" RESULT_VARIABLE sr_convert_rc
+                      OUTPUT_QUIET ERROR_QUIET)
+      if(sr_convert_rc EQUAL 0)
+        set(sr_convert_python "${candidate}")
+        break()
+      endif()
+    endif()
+  endforeach()
+endif()
+if(sr_convert_python)
+  message(STATUS "sr tests: Python for the sr-convert tests: ${sr_convert_python}")
+else()
+  message(STATUS "sr tests: no Python 3 with numpy, h5py and torch; the sr-convert tests will skip "
+                 "(apt-get install -y python3-numpy python3-h5py python3-torch)")
+endif()
+target_compile_definitions(sr_tests PRIVATE SR_CONVERT_PYTHON="${sr_convert_python}")
