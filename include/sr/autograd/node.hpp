@@ -67,3 +67,9 @@ void attach_node(const Tensor<T, D>& output, Args&&... args) {
 }
 
 }  // namespace sr::autograd
+
+// Tensor::accumulate_grad and Tensor::backward, which every recorded op reaches, are defined in
+// backward.hpp (they need the elementwise add); including it here gives every op header their
+// definitions. The cycle node -> backward -> ops/elementwise -> node is cut by #pragma once after
+// Node is complete.
+#include "sr/autograd/backward.hpp"
