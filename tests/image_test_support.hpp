@@ -97,24 +97,35 @@ inline Bytes zlib_stored(const Bytes& raw) {
     return z;
 }
 
-// A PNG of the image (colour type from the channel count, 8 or 16 bits, filter 0, no interlace).
-inline Bytes hand_png(const io::Image& image) {
+// A PNG of the image (colour type from the channel count, 8 or 16 bits, filter 0), optionally
+// Adam7-interlaced: 7 passes over the pixel grids (x0 + i*dx, y0 + j*dy) (PNG spec 8.2).
+inline Bytes hand_png(const io::Image& image, bool interlaced = false) {
     static const uint8_t k_color_type[5] = {0, 0, 4, 2, 6};
     Bytes out = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
     Bytes ihdr;
     put_be32(ihdr, static_cast<uint32_t>(image.width()));
     put_be32(ihdr, static_cast<uint32_t>(image.height()));
-    ihdr.insert(ihdr.end(), {static_cast<uint8_t>(image.bit_depth()), k_color_type[image.channels()], 0, 0, 0});
+    ihdr.insert(ihdr.end(), {static_cast<uint8_t>(image.bit_depth()), k_color_type[image.channels()], 0, 0,
+                             static_cast<uint8_t>(interlaced ? 1 : 0)});
     png_chunk(out, "IHDR", ihdr);
+    struct Pass {
+        int x0, y0, dx, dy;
+    };
+    const std::vector<Pass> passes = interlaced ? std::vector<Pass>{{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4},
+                                                                    {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}}
+                                                : std::vector<Pass>{{0, 0, 1, 1}};
     Bytes raw;
-    for (int y = 0; y < image.height(); ++y) {
-        raw.push_back(0);
-        for (int x = 0; x < image.width(); ++x)
-            for (int c = 0; c < image.channels(); ++c) {
-                const int v = image.at(y, x, c);
-                if (image.bit_depth() == 16) raw.push_back(static_cast<uint8_t>(v >> 8));
-                raw.push_back(static_cast<uint8_t>(v));
-            }
+    for (const Pass& pass : passes) {
+        if (pass.x0 >= image.width()) continue;  // an empty pass has no rows at all
+        for (int y = pass.y0; y < image.height(); y += pass.dy) {
+            raw.push_back(0);
+            for (int x = pass.x0; x < image.width(); x += pass.dx)
+                for (int c = 0; c < image.channels(); ++c) {
+                    const int v = image.at(y, x, c);
+                    if (image.bit_depth() == 16) raw.push_back(static_cast<uint8_t>(v >> 8));
+                    raw.push_back(static_cast<uint8_t>(v));
+                }
+        }
     }
     png_chunk(out, "IDAT", zlib_stored(raw));
     png_chunk(out, "IEND", {});

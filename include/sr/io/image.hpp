@@ -172,15 +172,25 @@ inline ImageInfo read_image_info(const std::filesystem::path& path, const ReadOp
     return info;
 }
 
-// The pixels of `window` of an image file. .npy caches read only the window's rows; other formats
-// decode the whole image and crop.
+// The pixels of `window` of an image file, for training crops. .npy caches read only the
+// window's rows; PNG decodes rows down to the window's last one (a window read does not check the
+// rest of the file); other formats decode the whole image and crop.
 inline Image read_image_window(const std::filesystem::path& path, const Window& window, const ReadOptions& options = {}) {
+    Image image;
     if (format_from_extension(path) == ImageFormat::npy) {
-        Image image = read_npy_window(path, window);
-        image.set_source_layout(image.layout());
-        return image;
+        image = read_npy_window(path, window);
+    } else {
+        const std::vector<uint8_t> bytes = read_file_bytes(path);
+        if (is_png(bytes.data(), bytes.size())) {
+            image = decode_png(bytes.data(), bytes.size(), path.string(), options.max_pixels, window.top, window.height);
+            if (window.left != 0 || window.width != image.width())
+                image = crop(image, Window{0, window.left, window.height, window.width});
+        } else {
+            image = crop(decode_image(bytes.data(), bytes.size(), path.string(), options), window);
+        }
     }
-    return crop(read_image(path, options), window);
+    image.set_source_layout(image.layout());
+    return image;
 }
 
 // Encodes to the bytes of `format` (not automatic).

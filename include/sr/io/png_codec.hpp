@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "sr/io/image_transform.hpp"
 #include "sr/io/image_types.hpp"
 #include "sr/io/read_file.hpp"
 
@@ -27,11 +28,13 @@ struct PngReadState {
     const uint8_t* data = nullptr;
     std::size_t size = 0, position = 0;
     int64_t max_pixels = 0;
-    bool truncated = false, too_large = false;
+    int first_row = 0, row_count = -1;  // rows to keep; -1: through the last row
+    bool truncated = false, too_large = false, bad_window = false;
     int64_t width = 0, height = 0;
     char message[256] = {};
     Image image;
     std::vector<png_bytep> rows;
+    std::vector<png_byte> scratch;
 };
 
 struct PngWriteState {
@@ -107,14 +110,31 @@ inline bool png_decode_into(PngReadState& state) {
 
     const int channels = png_get_channels(png, info);
     const int bit_depth = png_get_bit_depth(png, info);
-    state.image = Image(static_cast<int>(height), static_cast<int>(width), channels, bit_depth);
+    const int64_t rows = state.row_count < 0 ? int64_t{height} - state.first_row : state.row_count;
+    if (state.first_row < 0 || rows < 0 || state.first_row + rows > int64_t{height}) {
+        state.bad_window = true;
+        return false;
+    }
+    // Interlaced images spread every row over 7 passes: decode all rows, the caller crops.
+    const bool whole = png_get_interlace_type(png, info) != PNG_INTERLACE_NONE;
+    const int64_t first = whole ? 0 : state.first_row, kept = whole ? int64_t{height} : rows;
+    state.image = Image(static_cast<int>(kept), static_cast<int>(width), channels, bit_depth);
     const std::size_t row_bytes = static_cast<std::size_t>(width) * channels * (bit_depth / 8);
     auto* base = bit_depth == 8 ? reinterpret_cast<png_bytep>(state.image.data8())
                                 : reinterpret_cast<png_bytep>(state.image.data16());
-    state.rows.resize(height);
-    for (png_uint_32 y = 0; y < height; ++y) state.rows[y] = base + y * row_bytes;
-    png_read_image(png, state.rows.data());
-    png_read_end(png, nullptr);  // reads to IEND, so a file cut short after the pixels is caught
+    if (whole) {
+        state.rows.resize(height);
+        for (png_uint_32 y = 0; y < height; ++y) state.rows[y] = base + y * row_bytes;
+        png_read_image(png, state.rows.data());
+    } else {
+        // Rows are decoded in order; those above the window go through one scratch row, and
+        // decoding stops after the window's last row.
+        state.scratch.resize(row_bytes);
+        for (int64_t y = 0; y < first + kept; ++y)
+            png_read_row(png, y >= first ? base + (y - first) * row_bytes : state.scratch.data(), nullptr);
+    }
+    // Reading on to IEND catches a file cut short after the pixels (only when all rows were asked for).
+    if (first + kept == int64_t{height}) png_read_end(png, nullptr);
     return true;
 }
 
@@ -158,19 +178,30 @@ inline bool is_png(const uint8_t* bytes, std::size_t size) {
     return size >= 8 && std::memcmp(bytes, k_png_signature, 8) == 0;
 }
 
-// Decodes PNG bytes. `file` names the source in errors.
-inline Image decode_png(const uint8_t* bytes, std::size_t size, const std::string& file, int64_t max_pixels) {
+// Decodes PNG bytes, or only rows [first_row, first_row + row_count) of them (row_count -1: to
+// the bottom). A row window stops decoding after its last row, so it costs the rows above and in
+// it, and damage further down goes unnoticed until the whole image is read. `file` names the
+// source in errors.
+inline Image decode_png(const uint8_t* bytes, std::size_t size, const std::string& file, int64_t max_pixels,
+                        int first_row = 0, int row_count = -1) {
     if (!is_png(bytes, size)) image_fail(ImageErrorKind::corrupt, file, "not a PNG file (bad signature)");
     detail::PngReadState state;
     state.data = bytes;
     state.size = size;
     state.max_pixels = max_pixels;
+    state.first_row = first_row;
+    state.row_count = row_count;
     if (!detail::png_decode_into(state)) {
         if (state.too_large)
             image_fail(ImageErrorKind::too_large, file, state.width, "x", state.height, " pixels exceed the limit of ",
                        max_pixels, " (ReadOptions::max_pixels)");
+        SR_CHECK(!state.bad_window, file, ": rows ", first_row, "..", first_row + row_count - 1,
+                 " are outside the image's ", state.height, " rows");
         image_fail(state.truncated ? ImageErrorKind::truncated : ImageErrorKind::corrupt, file, "PNG: ", state.message);
     }
+    if (state.image.height() != (row_count < 0 ? state.height - first_row : row_count))  // interlaced: cropped here
+        return crop(state.image, Window{first_row, 0, row_count < 0 ? static_cast<int>(state.height) - first_row : row_count,
+                                        state.image.width()});
     return std::move(state.image);
 }
 
