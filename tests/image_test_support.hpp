@@ -92,7 +92,10 @@ inline Bytes zlib_stored(const Bytes& raw) {
         pos += n;
     } while (pos < raw.size());
     uint32_t a = 1, b = 0;
-    for (uint8_t v : raw) a = (a + v) % 65521, b = (b + a) % 65521;
+    for (uint8_t v : raw) {  // Adler-32
+        a = (a + v) % 65521;
+        b = (b + a) % 65521;
+    }
     put_be32(z, (b << 16) | a);
     return z;
 }

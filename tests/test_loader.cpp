@@ -297,7 +297,10 @@ TEST_CASE("Loader on the real training set (291 images, HR-only, x4)", "[loader]
     CHECK(batch.lr.shape() == Shape{16, 48, 48, 3});
     CHECK(batch.hr.shape() == Shape{16, 192, 192, 3});
     float low = 255, high = 0;
-    for (float v : batch.hr.to_vector()) low = std::min(low, v), high = std::max(high, v);
+    for (float v : batch.hr.to_vector()) {
+        low = std::min(low, v);
+        high = std::max(high, v);
+    }
     CHECK(low >= 0.f);
     CHECK(high <= 255.f);
     CHECK(high - low > 100.f);

@@ -32,13 +32,28 @@ inline DihedralMap dihedral_map(int t, int height, int width) {
     const int64_t h = height, w = width;
     // Source (row, column) = (r0 + ri*i + rj*j, c0 + ci*i + cj*j) before the flip.
     int64_t r0 = 0, ri = 0, rj = 0, c0 = 0, ci = 0, cj = 0;
-    switch (k) {
-        case 0: ri = 1, cj = 1; break;                    // (i, j)
-        case 1: rj = 1, c0 = w - 1, ci = -1; break;       // (j, w-1-i)
-        case 2: r0 = h - 1, ri = -1, c0 = w - 1, cj = -1; break;  // (h-1-i, w-1-j)
-        case 3: r0 = h - 1, rj = -1, ci = 1; break;       // (h-1-j, i)
+    if (k == 0) {  // (i, j)
+        ri = 1;
+        cj = 1;
+    } else if (k == 1) {  // (j, w-1-i)
+        rj = 1;
+        c0 = w - 1;
+        ci = -1;
+    } else if (k == 2) {  // (h-1-i, w-1-j)
+        r0 = h - 1;
+        ri = -1;
+        c0 = w - 1;
+        cj = -1;
+    } else {  // (h-1-j, i)
+        r0 = h - 1;
+        rj = -1;
+        ci = 1;
     }
-    if (flip) c0 = w - 1 - c0, ci = -ci, cj = -cj;
+    if (flip) {  // column c becomes w-1-c
+        c0 = w - 1 - c0;
+        ci = -ci;
+        cj = -cj;
+    }
     DihedralMap map;
     map.out_height = k % 2 ? width : height;
     map.out_width = k % 2 ? height : width;
