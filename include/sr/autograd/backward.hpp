@@ -18,6 +18,13 @@
 
 namespace sr {
 
+namespace ops {
+// Declared here because this header can be reached from inside ops/elementwise.hpp (through
+// node.hpp) before the definition; see the end of node.hpp.
+template <class T, class D>
+void add_scaled_into(const Tensor<T, D>& out, const Tensor<T, D>& a, const Tensor<T, D>& b, T alpha);
+}  // namespace ops
+
 template <class T, class D>
 void Tensor<T, D>::accumulate_grad(const Tensor& g) const {
     SR_CHECK(g.shape() == shape(), "gradient of shape ", g.shape(), " for a tensor of shape ", shape());

@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "sr/core/error.hpp"
@@ -82,6 +83,25 @@ inline std::vector<float>& thread_buffer(int which) {
     return buffers[which];
 }
 
+// Rows [row_begin - pad, row_end + pad) of image n, zero-padded left, right, top and bottom, with
+// channels outermost: band[r][c][x], x in [0, W + 2*pad). In this layout the PW pixels a tile
+// broadcasts for one channel sit at fixed small offsets from one pointer, so the kernel needs one
+// address register however wide the tile (with NHWC it needed one per pixel and GCC spilled).
+inline const float* padded_band_channels_outer(const Geometry& g, const float* x, int64_t n, int64_t row_begin,
+                                               int64_t row_end, std::vector<float>& band) {
+    const int64_t p = g.pad(), wp = g.padded_width(), rows = row_end - row_begin + 2 * p;
+    band.assign(static_cast<std::size_t>(rows * g.c * wp), 0.f);
+    for (int64_t r = 0; r < rows; ++r) {
+        const int64_t src_row = row_begin - p + r;
+        if (src_row < 0 || src_row >= g.h) continue;
+        const float* src = x + ((n * g.h + src_row) * g.w) * g.c;
+        float* dst = band.data() + r * g.c * wp + p;
+        for (int64_t px = 0; px < g.w; ++px)
+            for (int64_t ci = 0; ci < g.c; ++ci) dst[ci * wp + px] = src[px * g.c + ci];
+    }
+    return band.data();
+}
+
 // Rows [row_begin - pad, row_end + pad) of image n, zero-padded left, right, top and bottom:
 // band[r][x][c] with x in [0, W + 2*pad).
 inline const float* padded_band(const Geometry& g, const float* x, int64_t n, int64_t row_begin, int64_t row_end,
@@ -98,11 +118,12 @@ inline const float* padded_band(const Geometry& g, const float* x, int64_t n, in
 }
 
 // Accumulates a PW-pixel x NV-vector output tile over all taps and input channels.
-//   in:  padded band at (row of this output row, first pixel), pixel stride C, row stride Wp*C
+//   in:  channels-outer band at (this output row, channel 0, first pixel); channel stride Wp,
+//        row stride C*Wp
 //   w:   packed weights of this channel block, [tap][c][NV*L]
 //   out: PW pixels with stride out_stride; bias: NV*L values; accumulate: add out's old values
 template <int PW, int NV>
-inline void forward_tile(const float* in, int64_t c, int64_t row_stride, int64_t k, const float* w, const float* bias,
+inline void forward_tile(const float* in, int64_t c, int64_t wp, int64_t k, const float* w, const float* bias,
                          float* out, int64_t out_stride, bool accumulate, bool relu) {
     constexpr int OB = NV * k_lanes;
     vreg acc[PW][NV];
@@ -112,15 +133,15 @@ inline void forward_tile(const float* in, int64_t c, int64_t row_stride, int64_t
     }
     for (int64_t kh = 0; kh < k; ++kh) {
         for (int64_t kw = 0; kw < k; ++kw) {
-            const float* xp = in + kh * row_stride + kw * c;
-            const float* wp = w + (kh * k + kw) * c * OB;
-            for (int64_t ci = 0; ci < c; ++ci) {
+            const float* xp = in + kh * c * wp + kw;
+            const float* wt = w + (kh * k + kw) * c * OB;
+            for (int64_t ci = 0; ci < c; ++ci, xp += wp, wt += OB) {
                 vreg wv[NV];
 #pragma GCC unroll 4
-                for (int j = 0; j < NV; ++j) wv[j] = vload(wp + ci * OB + j * k_lanes);
+                for (int j = 0; j < NV; ++j) wv[j] = vload(wt + j * k_lanes);
 #pragma GCC unroll 24
                 for (int p = 0; p < PW; ++p) {
-                    const vreg b = vbroadcast(xp + p * c + ci);
+                    const vreg b = vbroadcast(xp + p);
 #pragma GCC unroll 4
                     for (int j = 0; j < NV; ++j) acc[p][j] = vfma(b, wv[j], acc[p][j]);
                 }
@@ -133,11 +154,11 @@ inline void forward_tile(const float* in, int64_t c, int64_t row_stride, int64_t
 
 // forward_tile for a run of `pixels` < PW (the end of a row): the template instance for that count.
 template <int NV, int R = 1, int PW>
-inline void forward_tile_remainder(int pixels, const float* in, int64_t c, int64_t row_stride, int64_t k, const float* w,
+inline void forward_tile_remainder(int pixels, const float* in, int64_t c, int64_t wp, int64_t k, const float* w,
                                    const float* bias, float* out, int64_t out_stride, bool accumulate, bool relu) {
     if constexpr (R < PW) {
-        if (pixels == R) return forward_tile<R, NV>(in, c, row_stride, k, w, bias, out, out_stride, accumulate, relu);
-        forward_tile_remainder<NV, R + 1, PW>(pixels, in, c, row_stride, k, w, bias, out, out_stride, accumulate, relu);
+        if (pixels == R) return forward_tile<R, NV>(in, c, wp, k, w, bias, out, out_stride, accumulate, relu);
+        forward_tile_remainder<NV, R + 1, PW>(pixels, in, c, wp, k, w, bias, out, out_stride, accumulate, relu);
     }
 }
 
@@ -173,7 +194,7 @@ void forward_impl(const Geometry& g, const float* x, const float* packed, const 
     for (int64_t task = 0; task < tasks; ++task) {
         const int64_t n = task / bands_per_image, row_begin = task % bands_per_image * band_rows;
         const int64_t row_end = std::min(g.h, row_begin + band_rows);
-        const float* band = padded_band(g, x, n, row_begin, row_end, thread_buffer(0));
+        const float* band = padded_band_channels_outer(g, x, n, row_begin, row_end, thread_buffer(0));
         std::vector<float>& tile = thread_buffer(1);
         tile.resize(static_cast<std::size_t>(PW * OB));
         for (int64_t block = 0; block < blocks; ++block) {
@@ -181,17 +202,17 @@ void forward_impl(const Geometry& g, const float* x, const float* packed, const 
             const float* bblock = bias_padded.data() + block * OB;
             const int64_t o0 = block * OB, valid = std::min<int64_t>(OB, g.o - o0);
             for (int64_t row = row_begin; row < row_end; ++row) {
-                const float* in_row = band + (row - row_begin) * wp * g.c;
+                const float* in_row = band + (row - row_begin) * g.c * wp;
                 float* out_row = y + ((n * g.h + row) * g.w) * g.o + o0;
                 for (int64_t x0 = 0; x0 < g.w; x0 += PW) {
                     const int pixels = static_cast<int>(std::min<int64_t>(PW, g.w - x0));
-                    const float* in = in_row + x0 * g.c;
+                    const float* in = in_row + x0;
                     if (valid == OB) {
                         float* out = out_row + x0 * g.o;
                         if (pixels == PW)
-                            forward_tile<PW, NV>(in, g.c, wp * g.c, g.k, wblock, bblock, out, g.o, accumulate, relu);
+                            forward_tile<PW, NV>(in, g.c, wp, g.k, wblock, bblock, out, g.o, accumulate, relu);
                         else
-                            forward_tile_remainder<NV, 1, PW>(pixels, in, g.c, wp * g.c, g.k, wblock, bblock, out, g.o,
+                            forward_tile_remainder<NV, 1, PW>(pixels, in, g.c, wp, g.k, wblock, bblock, out, g.o,
                                                               accumulate, relu);
                         continue;
                     }
@@ -202,9 +223,9 @@ void forward_impl(const Geometry& g, const float* x, const float* packed, const 
                         if (accumulate) std::copy_n(out + p * g.o, valid, tile.data() + p * OB);
                     }
                     if (pixels == PW)
-                        forward_tile<PW, NV>(in, g.c, wp * g.c, g.k, wblock, bblock, tile.data(), OB, accumulate, relu);
+                        forward_tile<PW, NV>(in, g.c, wp, g.k, wblock, bblock, tile.data(), OB, accumulate, relu);
                     else
-                        forward_tile_remainder<NV, 1, PW>(pixels, in, g.c, wp * g.c, g.k, wblock, bblock, tile.data(), OB,
+                        forward_tile_remainder<NV, 1, PW>(pixels, in, g.c, wp, g.k, wblock, bblock, tile.data(), OB,
                                                           accumulate, relu);
                     for (int p = 0; p < pixels; ++p) std::copy_n(tile.data() + p * OB, valid, out + p * g.o);
                 }
@@ -326,6 +347,18 @@ void backward_weights_impl(const Geometry& g, const float* x, const float* dy, f
     }
 }
 
+// Calls f(std::integral_constant<int, nv>) for a run-time nv in 1..4, so the kernels are
+// instantiated for every register blocking once.
+template <class F>
+void with_vectors(int nv, F&& f) {
+    switch (nv) {
+        case 1: return f(std::integral_constant<int, 1>{});
+        case 2: return f(std::integral_constant<int, 2>{});
+        case 3: return f(std::integral_constant<int, 3>{});
+        default: return f(std::integral_constant<int, 4>{});
+    }
+}
+
 }  // namespace detail
 
 // y = conv(x, w) + b (+ y when accumulate), ReLU when relu. x NHWC, w OHWI, b [O] or null.
@@ -333,9 +366,7 @@ inline void conv2d_forward(const Geometry& g, const float* x, const float* w, co
                            bool accumulate) {
     const int nv = vectors_per_block(g.o);
     const auto packed = detail::pack_weights(w, g.o, g.k, g.c, nv * k_lanes, false);
-    if (nv == 4) detail::forward_impl<(k_accumulators >= 24 ? 4 : 2)>(g, x, packed.data(), b, y, accumulate, relu);
-    else if (nv == 2) detail::forward_impl<2>(g, x, packed.data(), b, y, accumulate, relu);
-    else detail::forward_impl<1>(g, x, packed.data(), b, y, accumulate, relu);
+    detail::with_vectors(nv, [&](auto v) { detail::forward_impl<v()>(g, x, packed.data(), b, y, accumulate, relu); });
 }
 
 // grad_x = conv(grad_y, flipped and transposed w): the input gradient, overwritten.
@@ -343,17 +374,15 @@ inline void conv2d_backward_data(const Geometry& g, const float* grad_y, const f
     const Geometry adjoint{g.n, g.h, g.w, g.o, g.c, g.k};
     const int nv = vectors_per_block(adjoint.o);
     const auto packed = detail::pack_weights(w, g.o, g.k, g.c, nv * k_lanes, true);
-    if (nv == 4) detail::forward_impl<(k_accumulators >= 24 ? 4 : 2)>(adjoint, grad_y, packed.data(), nullptr, grad_x, false, false);
-    else if (nv == 2) detail::forward_impl<2>(adjoint, grad_y, packed.data(), nullptr, grad_x, false, false);
-    else detail::forward_impl<1>(adjoint, grad_y, packed.data(), nullptr, grad_x, false, false);
+    detail::with_vectors(nv, [&](auto v) {
+        detail::forward_impl<v()>(adjoint, grad_y, packed.data(), nullptr, grad_x, false, false);
+    });
 }
 
 // grad_w (OHWI) and grad_b ([O], skipped when null), overwritten.
 inline void conv2d_backward_weights(const Geometry& g, const float* x, const float* grad_y, float* grad_w, float* grad_b) {
     const int nv = vectors_per_block(g.o);
-    if (nv == 4) detail::backward_weights_impl<(k_accumulators >= 24 ? 4 : 2)>(g, x, grad_y, grad_w, grad_b);
-    else if (nv == 2) detail::backward_weights_impl<2>(g, x, grad_y, grad_w, grad_b);
-    else detail::backward_weights_impl<1>(g, x, grad_y, grad_w, grad_b);
+    detail::with_vectors(nv, [&](auto v) { detail::backward_weights_impl<v()>(g, x, grad_y, grad_w, grad_b); });
 }
 
 #else
