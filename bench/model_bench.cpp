@@ -1,10 +1,12 @@
-// Whole-model forward (inference) on the CPU: the baseline profiles on one 480x270 LR image, with
-// GFLOP/s and the fraction of the measured FMA peak.
+// Whole models on the CPU: forward (inference) of the baseline profiles on one 480x270 LR image,
+// and a training step (forward, L1 loss, backward, Adam) on a batch of 16 48x48 LR patches, with
+// GFLOP/s and the fraction of the measured FMA peak (a training step counted as 3 forwards).
 //
 // Build and run:
 //   cmake --build build --target model_bench && OMP_PROC_BIND=close OMP_PLACES=cores ./build/bench/model_bench
 // Options: --threads=N (default 2), Google Benchmark's own (--benchmark_repetitions=3 ...).
-// Variants: edsr-16 x2, wdsr-a-16 x2, wdsr-b-32 x4 (weight norm folded, no gradient recording).
+// Variants: forward of edsr-16 x2, wdsr-a-16 x2, wdsr-b-32 x4 (weight norm folded, no gradient
+// recording); train_step of edsr-16 x2, wdsr-a-16 x2, wdsr-b-16 x2.
 #include <cstdlib>
 #include <cstring>
 
@@ -12,6 +14,8 @@
 #include "sr/models/flops.hpp"
 #include "sr/models/model.hpp"
 #include "sr/models/profiles.hpp"
+#include "sr/ops/loss.hpp"
+#include "sr/optim/adam.hpp"
 
 namespace {
 int g_threads = 2;
@@ -32,6 +36,28 @@ void run_model(benchmark::State& state, const char* profile, int scale) {
     for (auto _ : state) benchmark::DoNotOptimize(model(lr).data());
     sr::bench::report_flops(state, sr::models::forward_flops(config, height, width), g_peak);
 }
+void run_train_step(benchmark::State& state, const char* profile, int scale) {
+    sr::set_num_threads(g_threads);
+    sr::Rng rng(2);
+    const auto config = sr::models::make_config(profile, scale);
+    const sr::models::AnyModel<float> model(config, rng);
+    sr::optim::Adam<float, sr::Cpu> adam(model.parameters(), {1e-4});
+    const int64_t batch = 16, patch = 48;
+    auto lr = sr::Tensor<float>::empty({batch, patch, patch, 3});
+    auto hr = sr::Tensor<float>::empty({batch, patch * scale, patch * scale, 3});
+    for (int64_t i = 0; i < lr.numel(); ++i) lr.data()[i] = static_cast<float>(rng.uniform(0, 255));
+    for (int64_t i = 0; i < hr.numel(); ++i) hr.data()[i] = static_cast<float>(rng.uniform(0, 255));
+    auto step = [&] {
+        adam.zero_grad();
+        auto loss = sr::l1_loss(model(lr), hr);
+        loss.backward();
+        adam.step();
+    };
+    step();
+    sr::bench::wait_until_quiet();
+    for (auto _ : state) step();
+    sr::bench::report_flops(state, 3 * sr::models::forward_flops(config, batch * patch, patch), g_peak);
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -45,6 +71,12 @@ int main(int argc, char** argv) {
         benchmark::RegisterBenchmark(name.c_str(), [profile = profile, scale = scale](benchmark::State& s) {
             run_model(s, profile, scale);
         })->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
+    }
+    for (auto [profile, scale] : {std::pair{"edsr-16", 2}, std::pair{"wdsr-a-16", 2}, std::pair{"wdsr-b-16", 2}}) {
+        const std::string name = std::string("train_step_16x48x48/") + profile + "_x" + std::to_string(scale);
+        benchmark::RegisterBenchmark(name.c_str(), [profile = profile, scale = scale](benchmark::State& s) {
+            run_train_step(s, profile, scale);
+        })->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3.0);
     }
     benchmark::Initialize(&argc, argv);
     sr::bench::FlopsTableReporter reporter(g_peak);

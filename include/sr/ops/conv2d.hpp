@@ -48,11 +48,19 @@ inline void set_conv_backend(ConvBackend backend) { detail::conv_backend_setting
 inline ConvBackend conv_backend() { return detail::conv_backend_setting(); }
 
 namespace detail {
-// The backend that runs float convolutions now: automatic resolved, direct only where compiled.
-inline ConvBackend float_conv_backend() {
+enum class ConvPass { forward, backward_data, backward_weights };
+
+// The backend that runs a float convolution: automatic resolved per kernel size and pass, direct
+// only where compiled. Measured on the dev VM (docs/benchmarks.md): our kernels win every 3x3
+// pass and every backward-weights pass; oneDNN wins the 1x1 forward and backward-data passes,
+// which are short reductions its GEMM kernels handle better.
+inline ConvBackend float_conv_backend(int64_t kernel_size = 3, ConvPass pass = ConvPass::forward) {
     const ConvBackend chosen = conv_backend();
-    if (chosen == ConvBackend::automatic || chosen == ConvBackend::direct)
-        return ops::direct::k_available ? ConvBackend::direct : ConvBackend::onednn;
+    if (chosen == ConvBackend::automatic) {
+        if (!ops::direct::k_available) return ConvBackend::onednn;
+        return kernel_size == 1 && pass != ConvPass::backward_weights ? ConvBackend::onednn : ConvBackend::direct;
+    }
+    if (chosen == ConvBackend::direct && !ops::direct::k_available) return ConvBackend::onednn;
     return chosen;
 }
 }  // namespace detail
@@ -103,7 +111,7 @@ void conv2d_forward(const Tensor<T, D>& x, const Tensor<T, D>& w, const Tensor<T
     SR_CHECK(y.shape() == Shape({g.n, g.h, g.w, g.o}) && y.is_contiguous(), "conv2d: output must be a contiguous ",
              Shape({g.n, g.h, g.w, g.o}), ", got ", y.shape());
     if constexpr (std::is_same_v<T, float>) {
-        const ConvBackend backend = sr::detail::float_conv_backend();
+        const ConvBackend backend = sr::detail::float_conv_backend(g.k, sr::detail::ConvPass::forward);
         if (backend == ConvBackend::gemm) {
             gemm::conv2d_forward(g, x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data(), epilogue.relu,
                                  epilogue.accumulate);
@@ -131,7 +139,7 @@ void conv2d_backward_data(const Tensor<T, D>& grad_y, const Tensor<T, D>& w, con
     SR_CHECK(grad_y.shape() == Shape({g.n, g.h, g.w, g.o}) && grad_y.is_contiguous(),
              "conv2d backward: output gradient must be a contiguous ", Shape({g.n, g.h, g.w, g.o}), ", got ", grad_y.shape());
     if constexpr (std::is_same_v<T, float>) {
-        const ConvBackend backend = sr::detail::float_conv_backend();
+        const ConvBackend backend = sr::detail::float_conv_backend(g.k, sr::detail::ConvPass::backward_data);
         if (backend == ConvBackend::direct) {
             direct::conv2d_backward_data(detail::direct_geometry(g), grad_y.data(), w.data(), grad_x.data());
             return;
@@ -153,7 +161,7 @@ void conv2d_backward_weights(const Tensor<T, D>& x, const Tensor<T, D>& grad_y, 
     SR_CHECK(grad_y.shape() == Shape({g.n, g.h, g.w, g.o}) && grad_y.is_contiguous(),
              "conv2d backward: output gradient must be a contiguous ", Shape({g.n, g.h, g.w, g.o}), ", got ", grad_y.shape());
     if constexpr (std::is_same_v<T, float>) {
-        const ConvBackend backend = sr::detail::float_conv_backend();
+        const ConvBackend backend = sr::detail::float_conv_backend(g.k, sr::detail::ConvPass::backward_weights);
         if (backend == ConvBackend::direct) {
             direct::conv2d_backward_weights(detail::direct_geometry(g), x.data(), grad_y.data(), grad_w.data(),
                                             grad_b.defined() ? grad_b.data() : nullptr);

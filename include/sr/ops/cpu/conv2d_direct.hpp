@@ -276,6 +276,8 @@ inline void weights_tile_remainder(int channels, const float* x, int64_t c, int6
     }
 }
 
+inline constexpr int64_t k_segment_pixels = 32;
+
 template <int NV>
 void backward_weights_impl(const Geometry& g, const float* x, const float* dy, float* dw, float* db) {
     constexpr int OB = NV * k_lanes;
@@ -295,7 +297,9 @@ void backward_weights_impl(const Geometry& g, const float* x, const float* dy, f
         auto& mine_bias = partial_bias[static_cast<std::size_t>(t)];
         mine.assign(static_cast<std::size_t>(taps * g.c * opad), 0.f);
         mine_bias.assign(static_cast<std::size_t>(opad), 0.0);
-#pragma omp for schedule(dynamic, 1)
+        // Static assignment: each thread sums the same tasks in the same order on every run, so
+        // gradients (and training) are bit-for-bit reproducible for a given thread count.
+#pragma omp for schedule(static)
         for (int64_t task = 0; task < tasks; ++task) {
             const int64_t n = task / bands_per_image, row_begin = task % bands_per_image * band_rows;
             const int64_t row_end = std::min(g.h, row_begin + band_rows), rows = row_end - row_begin;
@@ -312,18 +316,29 @@ void backward_weights_impl(const Geometry& g, const float* x, const float* dy, f
             }
             for (int64_t px = 0; px < rows * g.w; ++px)
                 for (int64_t oc = 0; oc < g.o; ++oc) mine_bias[oc] += grad[px * opad + oc];
-            for (int64_t tap = 0; tap < taps; ++tap) {
-                const int64_t kh = tap / g.k, kw = tap % g.k;
-                const float* xt = band + (kh * wp + kw) * g.c;
-                for (int64_t block = 0; block < blocks; ++block) {
-                    for (int64_t c0 = 0; c0 < g.c; c0 += CB) {
-                        const int channels = static_cast<int>(std::min<int64_t>(CB, g.c - c0));
-                        float* d = mine.data() + (tap * g.c + c0) * opad + block * OB;
-                        if (channels == CB)
-                            weights_tile<CB, NV>(xt + c0, g.c, wp * g.c, grad + block * OB, opad, rows, g.w, d, opad);
-                        else
-                            weights_tile_remainder<NV, 1, CB>(channels, xt + c0, g.c, wp * g.c, grad + block * OB, opad,
-                                                              rows, g.w, d, opad);
+            // Pixel segments short enough that the input rows and gradients they read stay in L1
+            // while every (tap, channel block, output block) sweeps over them.
+            const int64_t segments = (g.w + k_segment_pixels - 1) / k_segment_pixels;
+            const int64_t segment = (g.w + segments - 1) / segments;
+            for (int64_t r = 0; r < rows; ++r) {
+                for (int64_t x0 = 0; x0 < g.w; x0 += segment) {
+                    const int64_t width = std::min(segment, g.w - x0);
+                    const float* grad_segment = grad + (r * g.w + x0) * opad;
+                    for (int64_t tap = 0; tap < taps; ++tap) {
+                        const int64_t kh = tap / g.k, kw = tap % g.k;
+                        const float* xt = band + ((r + kh) * wp + x0 + kw) * g.c;
+                        for (int64_t block = 0; block < blocks; ++block) {
+                            for (int64_t c0 = 0; c0 < g.c; c0 += CB) {
+                                const int channels = static_cast<int>(std::min<int64_t>(CB, g.c - c0));
+                                float* d = mine.data() + (tap * g.c + c0) * opad + block * OB;
+                                if (channels == CB)
+                                    weights_tile<CB, NV>(xt + c0, g.c, 0, grad_segment + block * OB, opad, 1, width, d,
+                                                         opad);
+                                else
+                                    weights_tile_remainder<NV, 1, CB>(channels, xt + c0, g.c, 0, grad_segment + block * OB,
+                                                                      opad, 1, width, d, opad);
+                            }
+                        }
                     }
                 }
             }
