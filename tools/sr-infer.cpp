@@ -207,7 +207,12 @@ int main(int argc, char** argv) {
                     continue;
                 }
                 const sr::io::Image image = sr::io::read_image(job.input);
-                if (job.output.has_parent_path()) fs::create_directories(job.output.parent_path());
+                if (job.output.has_parent_path()) {
+                    std::error_code ec;
+                    fs::create_directories(job.output.parent_path(), ec);
+                    SR_CHECK(!ec, job.output.parent_path().string(), ": cannot create the output folder (", ec.message(),
+                             ")");
+                }
                 sr::io::WriteOptions write;
                 write.jpeg_quality = quality;
                 write.format = sr::io::format_from_extension(job.output);

@@ -80,6 +80,7 @@ public:
                          rate, format_duration(eta).c_str(), note.c_str());
             m_drawn = true;
         } else {
+            if (m_total <= 1) return;  // one item: the summary line says it all
             const int decile = static_cast<int>(fraction * 10);
             if (decile <= m_last_decile && done < m_total) return;
             if (done == m_total && m_printed_end) return;
@@ -127,7 +128,7 @@ inline void require_model_device(const DeviceChoice& device) {
     if (!device.cuda) return;
 #if SR_WITH_CUDA
     const int count = sr::cuda::device_count();
-    SR_CHECK(count > 0, "-g cuda:", device.index, ": no CUDA GPU is visible; run with -g cpu");
+    SR_CHECK(count > 0, "-g cuda:", device.index, ": no CUDA GPU is visible; use -g cpu");
     SR_CHECK(device.index < count, "-g cuda:", device.index, ": only ", count, " CUDA GPU(s) visible");
     fail("-g cuda:", device.index, ": the CUDA backend of this build has no convolutions yet (cuDNN), so the models run "
          "on the CPU only; use -g cpu");

@@ -1,0 +1,124 @@
+// Training: an interrupted and resumed run reproduces an uninterrupted one bit for bit; the run
+// directory holds what docs/training.md promises; scale transfer; clear errors for bad setups.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <sstream>
+
+#include "sr/train/trainer.hpp"
+#include "test_support.hpp"
+#include "train_test_support.hpp"
+
+namespace {
+std::string read_text(const std::filesystem::path& p) {
+    std::ifstream in(p);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+int count_files(const std::filesystem::path& dir, const std::string& prefix) {
+    int n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(dir))
+        n += e.path().filename().string().rfind(prefix, 0) == 0;
+    return n;
+}
+}  // namespace
+
+TEST_CASE("an interrupted and resumed run reproduces an uninterrupted one exactly", "[train]") {
+    sr::test::TempDir dir;
+    sr::test::write_training_images(dir.path / "images", 8, 40);
+    auto options = sr::test::tiny_training(dir.path / "images", dir.path / "runs");
+
+    auto straight = sr::train::Trainer::start(options);
+    CHECK(straight.run() == sr::train::Trainer::Outcome::finished);
+    CHECK(straight.step() == 8);
+
+    for (int stop_after : {3, 4}) {  // mid-epoch, and exactly at the end of the first epoch
+        INFO("interrupted after step " << stop_after);
+        int64_t seen = 0;
+        sr::train::TrainerCallbacks callbacks;
+        callbacks.on_step = [&](int64_t step, int64_t, double, double) { seen = step; };
+        callbacks.stop_requested = [&] { return seen >= stop_after; };
+        auto first = sr::train::Trainer::start(options, callbacks);
+        CHECK(first.run() == sr::train::Trainer::Outcome::interrupted);
+        CHECK(first.step() == stop_after);
+        const auto run_dir = first.run_dir();
+        CHECK(std::filesystem::exists(run_dir / "checkpoint" / "last.safetensors"));
+
+        auto resumed = sr::train::Trainer::resume(run_dir);
+        CHECK(resumed.run() == sr::train::Trainer::Outcome::finished);
+        const auto a = straight.model().parameters(), b = resumed.model().parameters();
+        REQUIRE(a.size() == b.size());
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            INFO(a[i].name);
+            CHECK(a[i].tensor.to_vector() == b[i].tensor.to_vector());
+        }
+        const std::string log = read_text(run_dir / "train.log");
+        CHECK_THAT(log, Catch::Contains("interrupted at step " + std::to_string(stop_after)));
+        CHECK_THAT(log, Catch::Contains("resumed at step " + std::to_string(stop_after)));
+        CHECK(count_files(run_dir / "models", "epoch-002-psnr-") == 1);
+    }
+}
+
+TEST_CASE("a run directory has args, log, events, models and a checkpoint", "[train]") {
+    sr::test::TempDir dir;
+    sr::test::write_training_images(dir.path / "images", 6, 32);
+    auto options = sr::test::tiny_training(dir.path / "images", dir.path / "runs");
+    options.save_best_models_only = true;
+    auto trainer = sr::train::Trainer::start(options);
+    trainer.run();
+    const auto run = trainer.run_dir();
+    const auto args = sr::train::options_from_json(nlohmann::json::parse(read_text(run / "args.json")), "args.json");
+    CHECK(args.epochs == 2);
+    CHECK(*args.num_filters == 8);
+    CHECK(count_files(run / "logs", "events.out.tfevents.") == 1);
+    CHECK(std::filesystem::file_size(std::filesystem::directory_iterator(run / "logs")->path()) > 100);
+    CHECK(count_files(run / "models", "epoch-") >= 1);
+    // Model files load as models with the run's metadata.
+    for (const auto& e : std::filesystem::directory_iterator(run / "models")) {
+        auto model = sr::models::load_model<float>(e.path());
+        CHECK(model.config().num_filters == 8);
+        CHECK(sr::models::read_model_metadata(e.path()).at("profile") == "wdsr-b-8");
+    }
+    CHECK_THAT(read_text(run / "train.log"), Catch::Contains("epoch 2/2 step 8"));
+    REQUIRE(trainer.last_epoch());
+    CHECK(std::isfinite(trainer.last_epoch()->psnr));
+}
+
+TEST_CASE("--pretrained-model copies every parameter but the scale-specific ones", "[train]") {
+    sr::test::TempDir dir;
+    sr::test::write_training_images(dir.path / "images", 6, 48);
+    auto options = sr::test::tiny_training(dir.path / "images", dir.path / "runs");
+    options.epochs = 1;
+    auto x2 = sr::train::Trainer::start(options);
+    x2.run();
+    const auto x2_model = x2.run_dir() / "x2.safetensors";
+    sr::models::save_model(x2_model, x2.model());
+    options.scale = 4;
+    options.pretrained_model = x2_model.string();
+    std::vector<std::string> messages;
+    sr::train::TrainerCallbacks callbacks;
+    callbacks.on_message = [&](const std::string& m) { messages.push_back(m); };
+    auto x4 = sr::train::Trainer::start(options, callbacks);
+    REQUIRE(messages.size() >= 2);
+    CHECK_THAT(messages[1], Catch::Contains("freshly initialised 6 (tail.0.weight_g"));
+    CHECK(sr::nn::find_parameter(x4.model().parameters(), "body.1.body.3.weight_v").to_vector() ==
+          sr::nn::find_parameter(x2.model().parameters(), "body.1.body.3.weight_v").to_vector());
+}
+
+TEST_CASE("training setups that cannot work fail with a clear message", "[train]") {
+    sr::test::TempDir dir;
+    auto options = sr::test::tiny_training(dir.path / "missing", dir.path / "runs");
+    CHECK_THROWS_WITH(sr::train::Trainer::start(options), Catch::Contains("missing") && Catch::Contains("no such folder"));
+    sr::test::write_training_images(dir.path / "one", 1, 32);
+    options.dataset = (dir.path / "one").string();
+    CHECK_THROWS_WITH(sr::train::Trainer::start(options), Catch::Contains("too few"));
+    sr::test::write_training_images(dir.path / "images", 4, 32);
+    options.dataset = (dir.path / "images").string();
+    options.downgrade = "unknown";
+    CHECK_THROWS_WITH(sr::train::Trainer::start(options), Catch::Contains("unknown"));
+    options.downgrade = "bicubic";
+    options.profile = "srcnn";
+    CHECK_THROWS_WITH(sr::train::Trainer::start(options), Catch::Contains("unknown profile 'srcnn'"));
+    CHECK_THROWS_WITH(sr::train::Trainer::resume(dir.path / "images"), Catch::Contains("args.json"));
+}
