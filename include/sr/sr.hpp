@@ -1,5 +1,7 @@
 #pragma once
-// The whole engine in one include: tensors, autograd, ops, layers and optimizers.
+// The whole engine in one include: tensors, autograd, ops, layers, optimizers, models, image and
+// model files, metrics and inference. Training (sr/train/trainer.hpp) and the data pipeline
+// (sr/data/) are included on their own.
 #include "sr/autograd/backward.hpp"
 #include "sr/autograd/gradcheck.hpp"
 #include "sr/autograd/grad_mode.hpp"
@@ -21,3 +23,12 @@
 #include "sr/ops/weight_norm.hpp"
 #include "sr/optim/adam.hpp"
 #include "sr/optim/schedule.hpp"
+#include "sr/models/flops.hpp"
+#include "sr/models/model.hpp"
+#include "sr/models/model_file.hpp"
+#include "sr/models/profiles.hpp"
+#include "sr/io/image.hpp"
+#include "sr/io/safetensors.hpp"
+#include "sr/data/bicubic.hpp"
+#include "sr/metrics/evaluate.hpp"
+#include "sr/infer/upscaler.hpp"
