@@ -85,7 +85,7 @@ TEST_CASE("a run directory has args, log, events, models and a checkpoint", "[tr
     CHECK(std::isfinite(trainer.last_epoch()->psnr));
 }
 
-TEST_CASE("--pretrained-model copies every parameter but the scale-specific ones", "[train]") {
+TEST_CASE("a pretrained model (scale transfer) seeds every parameter but the scale-specific ones", "[train]") {
     sr::test::TempDir dir;
     sr::test::write_training_images(dir.path / "images", 6, 48);
     auto options = sr::test::tiny_training(dir.path / "images", dir.path / "runs");
