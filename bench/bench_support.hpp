@@ -74,6 +74,22 @@ inline double measured_peak_flops(int threads) {
     return best;
 }
 
+// The common start of every benchmark program: --threads=N (default 2) from the command line, the
+// measured peak for that many threads, and a line naming the machine.
+struct BenchSetup {
+    int threads = 2;
+    double peak_flops = 0;
+};
+inline BenchSetup setup(int argc, char** argv) {
+    BenchSetup b;
+    for (int i = 1; i < argc; ++i)
+        if (std::string(argv[i]).rfind("--threads=", 0) == 0) b.threads = std::stoi(argv[i] + 10);
+    b.peak_flops = measured_peak_flops(b.threads);
+    std::printf("machine: %s, %d threads, measured FMA peak %.1f GFLOP/s\n", cpu_name().c_str(), b.threads,
+                b.peak_flops / 1e9);
+    return b;
+}
+
 // Adds GFLOP/s and "% of peak" counters for a benchmark doing `flop_per_iteration` each iteration.
 inline void report_flops(benchmark::State& state, double flop_per_iteration, double /*peak_flops*/) {
     state.counters["GFLOP/s"] = benchmark::Counter(flop_per_iteration / 1e9, benchmark::Counter::kIsIterationInvariantRate);

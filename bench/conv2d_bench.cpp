@@ -97,11 +97,9 @@ void run_case(benchmark::State& state, ConvCase cs, Pass pass, sr::ConvBackend b
 }  // namespace
 
 int main(int argc, char** argv) {
-    for (int i = 1; i < argc; ++i)
-        if (std::strncmp(argv[i], "--threads=", 10) == 0) g_threads = std::atoi(argv[i] + 10);
-    g_peak = sr::bench::measured_peak_flops(g_threads);
-    std::printf("machine: %s, %d threads, measured FMA peak %.1f GFLOP/s\n", sr::bench::cpu_name().c_str(), g_threads,
-                g_peak / 1e9);
+    const auto setup = sr::bench::setup(argc, argv);
+    g_threads = setup.threads;
+    g_peak = setup.peak_flops;
     const std::pair<sr::ConvBackend, const char*> backends[] = {{sr::ConvBackend::direct, "direct"},
                                                                  {sr::ConvBackend::onednn, "onednn"}};
     for (const auto& cs : k_cases)

@@ -61,11 +61,9 @@ void run_train_step(benchmark::State& state, const char* profile, int scale) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    for (int i = 1; i < argc; ++i)
-        if (std::strncmp(argv[i], "--threads=", 10) == 0) g_threads = std::atoi(argv[i] + 10);
-    g_peak = sr::bench::measured_peak_flops(g_threads);
-    std::printf("machine: %s, %d threads, measured FMA peak %.1f GFLOP/s\n", sr::bench::cpu_name().c_str(), g_threads,
-                g_peak / 1e9);
+    const auto setup = sr::bench::setup(argc, argv);
+    g_threads = setup.threads;
+    g_peak = setup.peak_flops;
     for (auto [profile, scale] : {std::pair{"edsr-16", 2}, std::pair{"wdsr-a-16", 2}, std::pair{"wdsr-b-32", 4}}) {
         const std::string name = std::string("forward_480x270/") + profile + "_x" + std::to_string(scale);
         benchmark::RegisterBenchmark(name.c_str(), [profile = profile, scale = scale](benchmark::State& s) {

@@ -26,25 +26,14 @@ inline std::filesystem::path python_script(const std::string& name) {
     return std::filesystem::path(SR_SOURCE_DIR) / "tests" / "python" / name;
 }
 
-struct PythonResult {
-    int exit_code = -1;
-    std::string output;  // stdout and stderr together
-};
+using PythonResult = CommandResult;
 
 // Runs `python script args...` and returns its exit code and output. Arguments are single-quoted
 // for the shell (test paths contain no quotes).
 inline PythonResult run_python(const std::string& script, const std::vector<std::string>& args) {
     std::string command = "'" + python_executable() + "' '" + python_script(script).string() + "'";
     for (const auto& a : args) command += " '" + a + "'";
-    command += " 2>&1";
-    PythonResult result;
-    FILE* pipe = ::popen(command.c_str(), "r");
-    REQUIRE(pipe != nullptr);
-    std::array<char, 4096> buffer;
-    while (std::size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe)) result.output.append(buffer.data(), n);
-    const int status = ::pclose(pipe);
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return result;
+    return run_command(command);
 }
 
 }  // namespace sr::test

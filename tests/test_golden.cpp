@@ -56,15 +56,7 @@ sr::test::PythonResult run_convert(const std::filesystem::path& source, const st
     std::string command = std::string("'") + SR_CONVERT_PYTHON + "' '" + SR_SOURCE_DIR + "/tools/sr-convert' '" +
                           source.string() + "' -o '" + output.string() + "'";
     for (const auto& e : extra) command += " " + e;
-    command += " 2>&1";
-    sr::test::PythonResult result;
-    FILE* pipe = ::popen(command.c_str(), "r");
-    REQUIRE(pipe != nullptr);
-    char buffer[4096];
-    while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) result.output.append(buffer, n);
-    const int status = ::pclose(pipe);
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return result;
+    return sr::test::run_command(command);
 }
 
 }  // namespace

@@ -2,6 +2,9 @@
 // Helpers shared by the tests: where the real data is, visible skips, and whole-tensor comparison
 // with a normalised error.
 #include <catch2/catch.hpp>
+#include <sys/wait.h>
+
+#include <cstdio>
 
 #include <cmath>
 #include <cstdlib>
@@ -50,6 +53,22 @@ struct TempDir {
         std::filesystem::remove_all(path, ec);
     }
 };
+
+// Runs a shell command; returns its exit status and what it printed (stdout and stderr).
+struct CommandResult {
+    int exit_code = -1;
+    std::string output;
+};
+inline CommandResult run_command(const std::string& command) {
+    CommandResult result;
+    FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+    REQUIRE(pipe != nullptr);
+    char buffer[4096];
+    while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) result.output.append(buffer, n);
+    const int status = ::pclose(pipe);
+    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return result;
+}
 
 // max |a - b| / max(max |b|, floor): one number for "how far is this tensor from the reference".
 template <class T1, class T2>

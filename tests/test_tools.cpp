@@ -25,23 +25,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Run {
-    int exit_code = -1;
-    std::string output;  // stdout and stderr
-};
-
 std::string tool(const char* name) { return std::string(SR_TOOLS_DIR) + "/" + name; }
 
-Run run(const std::string& command) {
-    Run r;
-    FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-    REQUIRE(pipe != nullptr);
-    char buffer[4096];
-    while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) r.output.append(buffer, n);
-    const int status = ::pclose(pipe);
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return r;
-}
+sr::test::CommandResult run(const std::string& command) { return sr::test::run_command(command); }
 
 std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
 
