@@ -7,6 +7,7 @@
 // plus free-form keys (profile, step, source, ...). load_model() builds the architecture the file
 // names, never one guessed from the file name, and checks that every parameter is present with
 // the right shape. docs/models.md documents the keys.
+#include <charconv>
 #include <filesystem>
 #include <map>
 #include <sstream>
@@ -21,11 +22,11 @@ inline constexpr const char* k_model_format = "sr-model";
 inline constexpr int k_model_format_version = 1;
 
 namespace detail {
+// The shortest text that reads back as exactly `value` ("0.8", not "0.80000000000000004").
 inline std::string format_number(double value) {
-    std::ostringstream out;
-    out.precision(17);
-    out << value;
-    return out.str();
+    char buffer[64];
+    const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+    return std::string(buffer, result.ptr);
 }
 }  // namespace detail
 

@@ -72,7 +72,10 @@ public:
 
     // Continues the run in `run_dir` from checkpoint/last.safetensors; `epochs` > 0 extends or
     // shortens the run (the seed's --epochs with --initial-epoch).
-    static Trainer resume(const std::filesystem::path& run_dir, int epochs = 0, TrainerCallbacks callbacks = {}) {
+    static Trainer resume(const std::filesystem::path& run_dir_argument, int epochs = 0, TrainerCallbacks callbacks = {}) {
+        std::error_code ec;
+        const std::filesystem::path run_dir = std::filesystem::canonical(run_dir_argument, ec);  // no trailing '/'
+        SR_CHECK(!ec, run_dir_argument.string(), ": no such run directory");
         const auto args_path = run_dir / "args.json";
         std::ifstream in(args_path);
         SR_CHECK(in, args_path.string(), ": cannot read (is ", run_dir.string(), " an sr-train run directory?)");
