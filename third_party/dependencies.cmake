@@ -24,9 +24,18 @@ if(NOT TARGET Eigen3::Eigen)
   sr_missing_package("Eigen 3" "libeigen3-dev")
 endif()
 
-find_package(dnnl QUIET CONFIG)
+# oneDNN: found by header and library rather than through Debian's dnnl-config.cmake, because that
+# file insists on OpenCL headers (ocl-icd-opencl-dev, only a Recommends of libdnnl-dev) even though
+# sr uses oneDNN's CPU engine alone.
 if(NOT TARGET DNNL::dnnl)
-  sr_missing_package("oneDNN (dnnl)" "libdnnl-dev")
+  find_path(SR_DNNL_INCLUDE_DIR oneapi/dnnl/dnnl.hpp)
+  find_library(SR_DNNL_LIBRARY NAMES dnnl)
+  if(NOT SR_DNNL_INCLUDE_DIR OR NOT SR_DNNL_LIBRARY)
+    sr_missing_package("oneDNN (dnnl)" "libdnnl-dev")
+  endif()
+  add_library(DNNL::dnnl UNKNOWN IMPORTED)
+  set_target_properties(DNNL::dnnl PROPERTIES IMPORTED_LOCATION "${SR_DNNL_LIBRARY}"
+                                              INTERFACE_INCLUDE_DIRECTORIES "${SR_DNNL_INCLUDE_DIR}")
 endif()
 
 find_package(nlohmann_json 3 QUIET CONFIG)

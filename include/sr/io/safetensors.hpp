@@ -297,21 +297,27 @@ inline uint64_t file_size_of(const std::filesystem::path& path) {
     return size;
 }
 
+// Opens `path` into `in` and reads and validates its header; `in` is left at the data buffer.
+inline SafetensorsHeader open_and_read_header(const std::filesystem::path& path, std::ifstream& in) {
+    const std::string label = path.string();
+    const uint64_t file_size = file_size_of(path);
+    in.open(path, std::ios::binary);
+    SR_CHECK(in, label, ": cannot open for reading");
+    uint64_t data_size = 0;
+    const std::string text = read_header_text(in, label, file_size, data_size);
+    SafetensorsHeader header = parse_safetensors_header(label, text, data_size);
+    header.data_offset = 8 + text.size();
+    header.data_size = data_size;
+    return header;
+}
+
 }  // namespace detail
 
 // Reads and validates the header only (the metadata and tensor list), without reading the data:
 // for deciding which model to build before loading its weights.
 inline SafetensorsHeader read_safetensors_header(const std::filesystem::path& path) {
-    const std::string label = path.string();
-    const uint64_t file_size = detail::file_size_of(path);
-    std::ifstream in(path, std::ios::binary);
-    SR_CHECK(in, label, ": cannot open for reading");
-    uint64_t data_size = 0;
-    const std::string text = detail::read_header_text(in, label, file_size, data_size);
-    SafetensorsHeader header = detail::parse_safetensors_header(label, text, data_size);
-    header.data_offset = 8 + text.size();
-    header.data_size = data_size;
-    return header;
+    std::ifstream in;
+    return detail::open_and_read_header(path, in);
 }
 
 // A whole file in memory: the validated header and the data buffer, read with one read call.
@@ -392,14 +398,9 @@ private:
 // Reads and validates a whole file.
 inline SafetensorsFile read_safetensors(const std::filesystem::path& path) {
     const std::string label = path.string();
-    const uint64_t file_size = detail::file_size_of(path);
-    std::ifstream in(path, std::ios::binary);
-    SR_CHECK(in, label, ": cannot open for reading");
-    uint64_t data_size = 0;
-    const std::string text = detail::read_header_text(in, label, file_size, data_size);
-    SafetensorsHeader header = detail::parse_safetensors_header(label, text, data_size);
-    header.data_offset = 8 + text.size();
-    header.data_size = data_size;
+    std::ifstream in;
+    SafetensorsHeader header = detail::open_and_read_header(path, in);
+    const uint64_t data_size = header.data_size;
     // Uninitialised on purpose: the read overwrites every byte and a model file can be large.
     std::unique_ptr<std::byte[]> data(new std::byte[std::max<uint64_t>(data_size, 1)]);
     in.read(reinterpret_cast<char*>(data.get()), static_cast<std::streamsize>(data_size));
