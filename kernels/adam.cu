@@ -1,5 +1,6 @@
 // The Adam update (declared in sr/cuda/adam.hpp). CPU twin: sr/optim/adam.hpp.
 #include "check.cuh"
+#include "stream.cuh"
 #include "sr/cuda/adam.hpp"
 
 namespace sr::cuda {
@@ -32,7 +33,7 @@ __global__ void adam_kernel(AdamParams p) {
 
 void adam_step(float* param, const float* grad, float* exp_avg, float* exp_avg_sq, int64_t count, AdamStep step) {
     if (count == 0) return;
-    adam_kernel<<<detail::grid_for(count), detail::k_block>>>({param, grad, exp_avg, exp_avg_sq, count, step});
+    adam_kernel<<<detail::grid_for(count), detail::k_block, 0, detail::compute_stream()>>>({param, grad, exp_avg, exp_avg_sq, count, step});
     detail::check_launch("adam_kernel");
 }
 

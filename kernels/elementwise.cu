@@ -1,6 +1,7 @@
 // Elementwise and normalisation kernels (declared in sr/cuda/elementwise.hpp, sr/cuda/normalize.hpp).
 // CPU twins: sr/ops/elementwise.hpp and sr/ops/normalize.hpp.
 #include "check.cuh"
+#include "stream.cuh"
 #include "sr/cuda/elementwise.hpp"
 #include "sr/cuda/normalize.hpp"
 
@@ -31,7 +32,7 @@ __global__ void binary_kernel(BinaryParams p) {
 template <Binary op>
 void launch_binary(const BinaryParams& p) {
     if (p.count == 0) return;
-    binary_kernel<op><<<detail::grid_for(p.count), detail::k_block>>>(p);
+    binary_kernel<op><<<detail::grid_for(p.count), detail::k_block, 0, detail::compute_stream()>>>(p);
     detail::check_launch("binary_kernel");
 }
 
@@ -71,7 +72,7 @@ __global__ void normalize_kernel(NormalizeParams p) {
 
 void launch_normalize(const NormalizeParams& p) {
     if (p.pixels == 0) return;
-    normalize_kernel<<<detail::grid_for(p.pixels * 3), detail::k_block>>>(p);
+    normalize_kernel<<<detail::grid_for(p.pixels * 3), detail::k_block, 0, detail::compute_stream()>>>(p);
     detail::check_launch("normalize_kernel");
 }
 
@@ -89,12 +90,12 @@ void relu_backward(const float* x, const float* grad_y, float* grad_x, int64_t c
 }
 void scale(const float* x, float alpha, float* out, int64_t count) {
     if (count == 0) return;
-    scale_kernel<<<detail::grid_for(count), detail::k_block>>>({x, out, alpha, count});
+    scale_kernel<<<detail::grid_for(count), detail::k_block, 0, detail::compute_stream()>>>({x, out, alpha, count});
     detail::check_launch("scale_kernel");
 }
 void relu_forward(const float* x, float* y, int64_t count) {
     if (count == 0) return;
-    relu_kernel<<<detail::grid_for(count), detail::k_block>>>({x, y, 0.f, count});
+    relu_kernel<<<detail::grid_for(count), detail::k_block, 0, detail::compute_stream()>>>({x, y, 0.f, count});
     detail::check_launch("relu_kernel");
 }
 void normalize_rgb(const float* x, float* y, int64_t pixels, const float mean255[3], float divisor) {

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "check.cuh"
+#include "stream.cuh"
 #include "sr/cuda/reduce.hpp"
 
 namespace sr::cuda {
@@ -58,13 +59,15 @@ __global__ void finish_sum_kernel(const double* partial, int parts, double facto
 template <Term term>
 void launch_sum(const float* a, const float* b, int64_t count, double factor, float* out) {
     const int blocks = static_cast<int>(std::min<int64_t>(k_reduce_blocks, std::max<int64_t>(1, (count + detail::k_block - 1) / detail::k_block)));
+    // Scratch from the stream-ordered pool, on the compute stream like the kernels that use it.
+    cudaStream_t stream = detail::compute_stream();
     double* partial = nullptr;
-    SR_CUDA_CHECK(cudaMallocAsync(&partial, sizeof(double) * blocks, 0));
-    partial_sum_kernel<term><<<blocks, detail::k_block>>>({a, b, count, partial});
+    SR_CUDA_CHECK(cudaMallocAsync(&partial, sizeof(double) * blocks, stream));
+    partial_sum_kernel<term><<<blocks, detail::k_block, 0, stream>>>({a, b, count, partial});
     detail::check_launch("partial_sum_kernel");
-    finish_sum_kernel<<<1, detail::k_block>>>(partial, blocks, factor, out);
+    finish_sum_kernel<<<1, detail::k_block, 0, stream>>>(partial, blocks, factor, out);
     detail::check_launch("finish_sum_kernel");
-    SR_CUDA_CHECK(cudaFreeAsync(partial, 0));
+    SR_CUDA_CHECK(cudaFreeAsync(partial, stream));
 }
 
 enum class Grad { broadcast, l1, mse };
@@ -94,7 +97,7 @@ __global__ void grad_kernel(GradParams p) {
 template <Grad kind>
 void launch_grad(const GradParams& p) {
     if (p.count == 0) return;
-    grad_kernel<kind><<<detail::grid_for(p.count), detail::k_block>>>(p);
+    grad_kernel<kind><<<detail::grid_for(p.count), detail::k_block, 0, detail::compute_stream()>>>(p);
     detail::check_launch("grad_kernel");
 }
 

@@ -2,6 +2,7 @@
 // CPU twin: sr/ops/pixel_shuffle.hpp; both take the channel order from
 // sr::pixel_shuffle_source_channel.
 #include "check.cuh"
+#include "stream.cuh"
 #include "sr/cuda/pixel_shuffle.hpp"
 #include "sr/ops/pixel_shuffle_index.hpp"
 
@@ -40,7 +41,7 @@ __global__ void pixel_shuffle_kernel(ShuffleParams p) {
 void launch_pixel_shuffle(const ShuffleParams& p) {
     const int64_t count = p.n * p.h * p.w * p.c * p.scale * p.scale;
     if (count == 0) return;
-    pixel_shuffle_kernel<<<detail::grid_for(count), detail::k_block>>>(p);
+    pixel_shuffle_kernel<<<detail::grid_for(count), detail::k_block, 0, detail::compute_stream()>>>(p);
     detail::check_launch("pixel_shuffle_kernel");
 }
 

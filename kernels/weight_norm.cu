@@ -1,7 +1,10 @@
 // Weight normalisation forward and backward (declared in sr/cuda/weight_norm.hpp).
 // CPU twin: sr/ops/weight_norm.hpp. One block per output channel: the row is reduced in shared
-// memory, then scaled.
+// memory, then scaled. A row whose norm is not positive is reported as a deferred device error
+// (device_error.cuh) with the CPU's message, so the forward needs no host wait.
 #include "check.cuh"
+#include "device_error.cuh"
+#include "stream.cuh"
 #include "sr/cuda/weight_norm.hpp"
 
 namespace sr::cuda {
@@ -18,6 +21,9 @@ struct WeightNormParams {
     float* out_norms;
     float* grad_v;
     float* grad_g;
+    detail::DeviceErrorRecord* error;
+    int rank;
+    long long dims[6];
 };
 
 __device__ double block_sum(double value) {
@@ -39,7 +45,10 @@ __global__ void weight_norm_forward_kernel(WeightNormParams p) {
     double sq = 0;
     for (int64_t k = threadIdx.x; k < p.row_size; k += blockDim.x) sq += double(v[k]) * v[k];
     const float norm = static_cast<float>(sqrt(block_sum(sq)));
-    if (threadIdx.x == 0) p.out_norms[row] = norm;
+    if (threadIdx.x == 0) {
+        p.out_norms[row] = norm;
+        if (!(norm > 0.f)) detail::report_device_error(p.error, detail::k_weight_norm_zero_row, row, p.rank, p.dims);
+    }
     const float factor = p.g[row] / norm;
     for (int64_t k = threadIdx.x; k < p.row_size; k += blockDim.x) p.w[row * p.row_size + k] = factor * v[k];
 }
@@ -59,18 +68,22 @@ __global__ void weight_norm_backward_kernel(WeightNormParams p) {
 
 }  // namespace
 
-void weight_norm_forward(const float* v, const float* g, int64_t rows, int64_t row_size, float* w, float* norms) {
+void weight_norm_forward(const float* v, const float* g, int64_t rows, int64_t row_size, float* w, float* norms,
+                         const WeightShape& v_shape) {
     if (rows == 0) return;
-    WeightNormParams p{v, g, nullptr, nullptr, row_size, w, norms, nullptr, nullptr};
-    weight_norm_forward_kernel<<<static_cast<unsigned>(rows), detail::k_block>>>(p);
+    SR_CHECK(rows <= 0x7fffffff, "weight_norm: ", rows, " rows exceed the grid's limit");
+    WeightNormParams p{v, g, nullptr, nullptr, row_size, w, norms, nullptr, nullptr, detail::device_error_record(),
+                       v_shape.rank, {}};
+    for (int i = 0; i < v_shape.rank && i < 6; ++i) p.dims[i] = v_shape.dims[i];
+    weight_norm_forward_kernel<<<static_cast<unsigned>(rows), detail::k_block, 0, detail::compute_stream()>>>(p);
     detail::check_launch("weight_norm_forward_kernel");
 }
 
 void weight_norm_backward(const float* v, const float* g, const float* norms, const float* grad_w, int64_t rows,
                           int64_t row_size, float* grad_v, float* grad_g) {
     if (rows == 0) return;
-    WeightNormParams p{v, g, norms, grad_w, row_size, nullptr, nullptr, grad_v, grad_g};
-    weight_norm_backward_kernel<<<static_cast<unsigned>(rows), detail::k_block>>>(p);
+    WeightNormParams p{v, g, norms, grad_w, row_size, nullptr, nullptr, grad_v, grad_g, nullptr, 0, {}};
+    weight_norm_backward_kernel<<<static_cast<unsigned>(rows), detail::k_block, 0, detail::compute_stream()>>>(p);
     detail::check_launch("weight_norm_backward_kernel");
 }
 

@@ -46,14 +46,8 @@ void Tensor<T, D>::backward(bool retain_graph) const {
     SR_CHECK(requires_grad(), "backward: the loss does not depend on any tensor that requires a gradient");
     NoGradGuard no_grad;
 
-    // Seed dL/dL = 1.
-    Tensor seed = Tensor::empty(shape());
-    if constexpr (is_cpu_v<D>) {
-        seed.data()[0] = T(1);
-    } else {
-        const T one(1);
-        cuda::copy_host_to_device(seed.data(), &one, sizeof(T));
-    }
+    // Seed dL/dL = 1 (a fill on the device: an upload would wait for the stream).
+    Tensor seed = Tensor::full(shape(), T(1));
     accumulate_grad(seed);
     if (is_leaf()) return;
 

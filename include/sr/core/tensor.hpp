@@ -7,6 +7,10 @@
 //
 // Autograd state lives in the same handle: requires_grad, grad() and the node that produced the
 // tensor (grad_fn). See sr/autograd/ for how ops record themselves and how backward() runs.
+//
+// Tensor<T, Cuda> lives on the device that was current when it was allocated (device_index());
+// its operations enqueue work on that device's compute stream (sr/cuda/memory.hpp) and must run
+// while that device is current. Reading values on the host (item, to<Cpu>, to_vector) waits.
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -19,6 +23,8 @@
 #include "sr/core/error.hpp"
 #include "sr/core/shape.hpp"
 #include "sr/core/storage.hpp"
+#include "sr/core/strided_index.hpp"
+#include "sr/cuda/copy.hpp"
 
 namespace sr {
 
@@ -52,7 +58,7 @@ public:
     Tensor() = default;
     explicit Tensor(std::shared_ptr<Impl> impl) : m_impl(std::move(impl)) {}
 
-    // Uninitialised contiguous tensor.
+    // Uninitialised contiguous tensor (on the current device for Cuda).
     static Tensor empty(const Shape& shape) {
         auto impl = std::make_shared<Impl>();
         impl->storage = std::make_shared<Storage<T, D>>(shape.numel());
@@ -66,9 +72,8 @@ public:
         return t;
     }
     static Tensor full(const Shape& shape, T value) {
-        static_assert(is_cpu_v<D>, "Tensor::full is CPU-only; build on the CPU and copy with to<Cuda>()");
         Tensor t = empty(shape);
-        std::fill_n(t.data(), t.numel(), value);
+        t.fill_(value);
         return t;
     }
     // Copies values (row-major order) into a new CPU tensor.
@@ -81,6 +86,17 @@ public:
         return t;
     }
 
+    // Device memory adopted from cuda::PinnedUpload::upload or cuda::device_malloc: `shape.numel()`
+    // elements at `device_data` on CUDA device `device`, freed when the last handle goes.
+    static Tensor adopt_device_memory(const Shape& shape, T* device_data, int device) {
+        static_assert(is_cuda_v<D>, "Tensor::adopt_device_memory is for Cuda tensors");
+        auto impl = std::make_shared<Impl>();
+        impl->storage = std::make_shared<Storage<T, D>>(device_data, shape.numel(), device);
+        impl->shape = shape;
+        impl->strides = contiguous_strides(shape);
+        return Tensor(std::move(impl));
+    }
+
     bool defined() const { return static_cast<bool>(m_impl); }
     explicit operator bool() const { return defined(); }
     const Shape& shape() const { return impl().shape; }
@@ -88,6 +104,8 @@ public:
     int64_t dim(int i) const { return impl().shape[i]; }
     int64_t numel() const { return impl().shape.numel(); }
     int64_t stride(int i) const { return impl().strides[i < 0 ? i + rank() : i]; }
+    // The CUDA device index the data lives on; -1 for CPU tensors.
+    int device_index() const { return impl().storage ? impl().storage->device() : -1; }
     bool is_contiguous() const {
         auto expected = contiguous_strides(shape());
         for (int i = 0; i < rank(); ++i)
@@ -184,7 +202,17 @@ public:
         if constexpr (is_cpu_v<D>) {
             strided_copy(dst);
         } else {
-            SR_CHECK(false, "copy_to: strided copies of CUDA tensors are not supported; crop on the CPU");
+            if (numel() == 0) return;
+            SR_CHECK(device_index() == dst.device_index(), "copy_to: source on cuda:", device_index(),
+                     ", destination on cuda:", dst.device_index(), " (shape ", shape(), ")");
+            StridedLayout layout;
+            layout.rank = rank();
+            for (int i = 0; i < rank(); ++i) {
+                layout.shape[i] = shape()[i];
+                layout.src_strides[i] = impl().strides[i];
+                layout.dst_strides[i] = dst.impl().strides[i];
+            }
+            cuda::strided_copy(data(), dst.data(), sizeof(T), layout);
         }
     }
     // Copy to another device (or the same device: a clone).
@@ -204,16 +232,25 @@ public:
             return out;
         }
     }
-    // Elementwise conversion to another scalar type (CPU).
+    // Elementwise conversion to another scalar type (static_cast per element), on the same device.
+    // CUDA converts float <-> double, uint8 <-> float and int32 <-> float (sr/cuda/copy.hpp).
     template <class U>
     Tensor<U, D> cast() const {
-        static_assert(is_cpu_v<D>, "Tensor::cast is CPU-only");
-        Tensor src = contiguous();
-        auto out = Tensor<U, D>::empty(shape());
-        const T* s = src.data();
-        U* o = out.data();
-        for (int64_t i = 0; i < numel(); ++i) o[i] = static_cast<U>(s[i]);
-        return out;
+        if constexpr (std::is_same_v<T, U>) {
+            return clone();
+        } else {
+            Tensor src = contiguous();
+            auto out = Tensor<U, D>::empty(shape());
+            if (numel() == 0) return out;
+            if constexpr (is_cuda_v<D>) {
+                cuda::cast(src.data(), out.data(), numel());
+            } else {
+                const T* s = src.data();
+                U* o = out.data();
+                for (int64_t i = 0; i < numel(); ++i) o[i] = static_cast<U>(s[i]);
+            }
+            return out;
+        }
     }
 
     // In-place fills (no graph recording; use on leaves or outside autograd).
@@ -228,9 +265,12 @@ public:
         return *this;
     }
     const Tensor& fill_(T value) const {
-        static_assert(is_cpu_v<D>, "Tensor::fill_ is CPU-only");
         SR_CHECK(is_contiguous(), "fill_: tensor of shape ", shape(), " is not contiguous");
-        std::fill_n(data(), numel(), value);
+        if (numel() == 0) return *this;
+        if constexpr (is_cpu_v<D>)
+            std::fill_n(data(), numel(), value);
+        else
+            cuda::fill(data(), numel(), value);
         return *this;
     }
 

@@ -17,6 +17,7 @@
 
 #include "sr/autograd/node.hpp"
 #include "sr/core/tensor.hpp"
+#include "sr/cuda/conv2d.hpp"
 #include "sr/ops/cpu/conv2d_direct.hpp"
 #include "sr/ops/cpu/conv2d_gemm.hpp"
 #include "sr/ops/cpu/conv2d_onednn.hpp"
@@ -93,10 +94,11 @@ inline onednn::ConvShape onednn_shape(const gemm::ConvGeometry& g, bool has_bias
     s.n = g.n, s.h = g.h, s.w = g.w, s.c = g.c, s.o = g.o, s.k = g.k, s.has_bias = has_bias;
     return s;
 }
-template <class T, class D>
-constexpr void require_cpu() {
-    static_assert(is_cpu_v<D>, "conv2d runs on the CPU in this build; the CUDA convolutions (cuDNN) are not part of "
-                               "sr::kernels yet");
+// The CUDA backend (cuDNN, cuBLASLt for 1x1: sr/cuda/conv2d.hpp) takes float only.
+template <class T>
+cuda::ConvShape cuda_shape(const gemm::ConvGeometry& g) {
+    static_assert(std::is_same_v<T, float>, "conv2d on the GPU is float only; cast with Tensor::cast<float>()");
+    return {g.n, g.h, g.w, g.c, g.o, g.k};
 }
 }  // namespace detail
 
@@ -106,10 +108,14 @@ constexpr void require_cpu() {
 template <class T, class D>
 void conv2d_forward(const Tensor<T, D>& x, const Tensor<T, D>& w, const Tensor<T, D>& b, const Tensor<T, D>& y,
                     ConvEpilogue epilogue = {}, bool training = false) {
-    detail::require_cpu<T, D>();
     const auto g = detail::conv_geometry(x, w, b);
     SR_CHECK(y.shape() == Shape({g.n, g.h, g.w, g.o}) && y.is_contiguous(), "conv2d: output must be a contiguous ",
              Shape({g.n, g.h, g.w, g.o}), ", got ", y.shape());
+    if constexpr (is_cuda_v<D>) {
+        cuda::conv2d_forward(detail::cuda_shape<T>(g), x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data(),
+                             epilogue.relu, epilogue.accumulate);
+        return;
+    }
     if constexpr (std::is_same_v<T, float>) {
         const ConvBackend backend = sr::detail::float_conv_backend(g.k, sr::detail::ConvPass::forward);
         if (backend == ConvBackend::gemm) {
@@ -134,10 +140,13 @@ void conv2d_forward(const Tensor<T, D>& x, const Tensor<T, D>& w, const Tensor<T
 // grad_x [N, H, W, C] from grad_y [N, H, W, O] and w; overwrites grad_x.
 template <class T, class D>
 void conv2d_backward_data(const Tensor<T, D>& grad_y, const Tensor<T, D>& w, const Tensor<T, D>& grad_x) {
-    detail::require_cpu<T, D>();
     const auto g = detail::conv_geometry(grad_x, w, Tensor<T, D>());
     SR_CHECK(grad_y.shape() == Shape({g.n, g.h, g.w, g.o}) && grad_y.is_contiguous(),
              "conv2d backward: output gradient must be a contiguous ", Shape({g.n, g.h, g.w, g.o}), ", got ", grad_y.shape());
+    if constexpr (is_cuda_v<D>) {
+        cuda::conv2d_backward_data(detail::cuda_shape<T>(g), grad_y.data(), w.data(), grad_x.data());
+        return;
+    }
     if constexpr (std::is_same_v<T, float>) {
         const ConvBackend backend = sr::detail::float_conv_backend(g.k, sr::detail::ConvPass::backward_data);
         if (backend == ConvBackend::direct) {
@@ -156,10 +165,14 @@ void conv2d_backward_data(const Tensor<T, D>& grad_y, const Tensor<T, D>& w, con
 template <class T, class D>
 void conv2d_backward_weights(const Tensor<T, D>& x, const Tensor<T, D>& grad_y, const Tensor<T, D>& grad_w,
                              const Tensor<T, D>& grad_b) {
-    detail::require_cpu<T, D>();
     const auto g = detail::conv_geometry(x, grad_w, grad_b);
     SR_CHECK(grad_y.shape() == Shape({g.n, g.h, g.w, g.o}) && grad_y.is_contiguous(),
              "conv2d backward: output gradient must be a contiguous ", Shape({g.n, g.h, g.w, g.o}), ", got ", grad_y.shape());
+    if constexpr (is_cuda_v<D>) {
+        cuda::conv2d_backward_weights(detail::cuda_shape<T>(g), x.data(), grad_y.data(), grad_w.data(),
+                                      grad_b.defined() ? grad_b.data() : nullptr);
+        return;
+    }
     if constexpr (std::is_same_v<T, float>) {
         const ConvBackend backend = sr::detail::float_conv_backend(g.k, sr::detail::ConvPass::backward_weights);
         if (backend == ConvBackend::direct) {

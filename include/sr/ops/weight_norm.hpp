@@ -33,7 +33,11 @@ void weight_norm_forward(const Tensor<T, D>& v, const Tensor<T, D>& g, const Ten
     detail::check_weight_norm(v, g);
     const int64_t rows = v.dim(0), row_size = v.numel() / std::max<int64_t>(rows, 1);
     if constexpr (is_cuda_v<D>) {
-        cuda::weight_norm_forward(v.data(), g.data(), rows, row_size, w.data(), norms.data());
+        // A zero row is raised at the next synchronising call (sr/cuda/weight_norm.hpp), not here.
+        cuda::WeightShape v_shape;
+        v_shape.rank = v.rank();
+        for (int i = 0; i < v.rank(); ++i) v_shape.dims[i] = v.dim(i);
+        cuda::weight_norm_forward(v.data(), g.data(), rows, row_size, w.data(), norms.data(), v_shape);
     } else {
         const T *pv = v.data(), *pg = g.data();
         T *pw = w.data(), *pn = norms.data();
