@@ -82,7 +82,67 @@ if(NOT SR_FIND_FOR_CONSUMER)
   endif()
 endif()
 
-# An installed sr built with CUDA links sr::kernels, which needs the toolkit's runtime and cuBLAS.
+# cuDNN 9 as the imported target CUDNN::cudnn (after find_package(CUDAToolkit)). Looked up, in this
+# order, where the user says (CUDNN_INCLUDE_DIR / CUDNN_LIBRARY cache variables, CUDNN_ROOT or
+# CUDNN_PATH as CMake or environment variables), in Python packages (pip's nvidia-cudnn-cu13 puts
+# it in site-packages/nvidia/cudnn/{include,lib}, the only copy on some GPU machines), then in the
+# CUDA toolkit and the system. Sets SR_CUDNN_FOUND in the caller's scope; with REQUIRED a miss
+# stops configuration with what to set.
+function(sr_find_cudnn)
+  cmake_parse_arguments(ARG "REQUIRED" "" "" ${ARGN})
+  if(TARGET CUDNN::cudnn)
+    set(SR_CUDNN_FOUND ON PARENT_SCOPE)
+    return()
+  endif()
+  set(hints)
+  foreach(root IN ITEMS "${CUDNN_ROOT}" "$ENV{CUDNN_ROOT}" "${CUDNN_PATH}" "$ENV{CUDNN_PATH}")
+    if(root)
+      list(APPEND hints "${root}")
+    endif()
+  endforeach()
+  find_program(SR_PYTHON3_FOR_CUDNN NAMES python3 python)
+  mark_as_advanced(SR_PYTHON3_FOR_CUDNN)
+  if(SR_PYTHON3_FOR_CUDNN)
+    execute_process(COMMAND "${SR_PYTHON3_FOR_CUDNN}" -c "import nvidia.cudnn as m; print(list(m.__path__)[0])"
+                    OUTPUT_VARIABLE python_cudnn OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET RESULT_VARIABLE python_rc)
+    if(python_rc EQUAL 0 AND IS_DIRECTORY "${python_cudnn}")
+      list(APPEND hints "${python_cudnn}")
+    endif()
+  endif()
+  file(GLOB site_cudnn LIST_DIRECTORIES true
+       "$ENV{VIRTUAL_ENV}/lib/python3*/site-packages/nvidia/cudnn" "$ENV{HOME}/.local/lib/python3*/site-packages/nvidia/cudnn"
+       "/usr/local/lib/python3*/dist-packages/nvidia/cudnn" "/usr/local/lib/python3*/site-packages/nvidia/cudnn"
+       "/usr/lib/python3/dist-packages/nvidia/cudnn")
+  list(APPEND hints ${site_cudnn})
+  find_path(CUDNN_INCLUDE_DIR cudnn_graph.h HINTS ${hints} ${CUDAToolkit_INCLUDE_DIRS} PATH_SUFFIXES include
+            DOC "Folder of cudnn.h (cuDNN 9)")
+  # The pip wheels ship only the versioned name libcudnn.so.9.
+  find_library(CUDNN_LIBRARY NAMES cudnn libcudnn.so.9 HINTS ${hints} ${CUDAToolkit_LIBRARY_DIR}
+               PATH_SUFFIXES lib lib64 lib/x86_64-linux-gnu DOC "libcudnn (cuDNN 9)")
+  if(NOT CUDNN_INCLUDE_DIR OR NOT CUDNN_LIBRARY)
+    if(ARG_REQUIRED)
+      message(FATAL_ERROR "sr: cuDNN 9 was not found (header cudnn_graph.h: ${CUDNN_INCLUDE_DIR}, library: "
+                          "${CUDNN_LIBRARY}). Install it (apt-get install cudnn9-cuda-13, or pip install "
+                          "nvidia-cudnn-cu13), or point CUDNN_ROOT, or CUDNN_INCLUDE_DIR and CUDNN_LIBRARY, at it.")
+    endif()
+    set(SR_CUDNN_FOUND OFF PARENT_SCOPE)
+    return()
+  endif()
+  file(STRINGS "${CUDNN_INCLUDE_DIR}/cudnn_version.h" major_line REGEX "^#define CUDNN_MAJOR [0-9]+")
+  string(REGEX MATCH "[0-9]+" cudnn_major "${major_line}")
+  if(cudnn_major LESS 9)
+    message(FATAL_ERROR "sr: cuDNN ${cudnn_major} found in ${CUDNN_INCLUDE_DIR}; sr needs cuDNN 9 (graph API)")
+  endif()
+  add_library(CUDNN::cudnn SHARED IMPORTED GLOBAL)
+  set_target_properties(CUDNN::cudnn PROPERTIES IMPORTED_LOCATION "${CUDNN_LIBRARY}"
+                                                INTERFACE_INCLUDE_DIRECTORIES "${CUDNN_INCLUDE_DIR}")
+  message(STATUS "sr: cuDNN ${cudnn_major}: ${CUDNN_LIBRARY}")
+  set(SR_CUDNN_FOUND ON PARENT_SCOPE)
+endfunction()
+
+# An installed sr built with CUDA links sr::kernels, which needs the toolkit's runtime, cuBLAS,
+# cuBLASLt and cuDNN: found the same way as in the build.
 if(SR_FIND_FOR_CONSUMER AND SR_WITH_CUDA_BUILT)
   find_package(CUDAToolkit REQUIRED)
+  sr_find_cudnn(REQUIRED)
 endif()

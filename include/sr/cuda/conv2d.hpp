@@ -14,12 +14,22 @@ struct ConvShape {
     int64_t n = 0, h = 0, w = 0, c = 0, o = 0, k = 0;
 };
 
-// How convolutions are chosen and computed, process-wide.
+// Which library runs a convolution. cuBLASLt computes 1x1 convolutions only (as GEMMs); forcing it
+// leaves the other kernel sizes on cuDNN. Tests and benches force a path; automatic measures both
+// on the first use of a 1x1 shape (or takes cuBLASLt when not measuring).
+enum class ConvPath { automatic, cudnn, cublaslt };
+
+// How convolutions are chosen and computed, process-wide. The initial path comes from the
+// environment variable SR_CUDA_CONV_BACKEND (cudnn | cublaslt; unset or empty = automatic).
 struct ConvSettings {
-    bool deterministic = false;  // only engines with a deterministic result (exact --resume on a GPU)
-    bool allow_tf32 = false;     // TF32 tensor cores for float; off so GPU results track the CPU
-    bool measure = true;         // time the candidate plans on first use of a shape; else heuristics only
+    // Only engines with a run-to-run identical result (exact --resume on a GPU). Plans then come
+    // from the heuristics' order, never from timings, so another process picks the same plans.
+    bool deterministic = false;
+    bool allow_tf32 = false;  // TF32 tensor cores for float; off so GPU results track the CPU
+    bool measure = true;      // time the candidate plans on first use of a shape; else heuristics only
+    ConvPath path = ConvPath::automatic;
 };
+// Plans are cached per settings, so changing them mid-run costs one new plan search per shape.
 void set_conv_settings(const ConvSettings& settings);
 ConvSettings conv_settings();
 
