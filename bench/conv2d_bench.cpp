@@ -5,7 +5,7 @@
 // Build and run:
 //   cmake --build build --target conv2d_bench && OMP_PROC_BIND=close OMP_PLACES=cores ./build/bench/conv2d_bench
 // Options: --threads=N (default 2), plus Google Benchmark's own (--benchmark_filter=...).
-// Variants: backend direct (ours) | onednn, times fwd | bwd_data | bwd_weights, for
+// Variants: backend direct (ours) | onednn | automatic (the measured choice the models get), times fwd | bwd_data | bwd_weights, for
 //   3x3 64->64, 3x3 32->128, 3x3 128->32, 1x1 32->192, 1x1 192->25 at batch 16 of 48x48,
 //   3x3 64->64 on one 480x270 image.
 #include <cmath>
@@ -101,10 +101,11 @@ int main(int argc, char** argv) {
     g_threads = setup.threads;
     g_peak = setup.peak_flops;
     const std::pair<sr::ConvBackend, const char*> backends[] = {{sr::ConvBackend::direct, "direct"},
-                                                                 {sr::ConvBackend::onednn, "onednn"}};
+                                                                 {sr::ConvBackend::onednn, "onednn"},
+                                                                 {sr::ConvBackend::automatic, "automatic"}};
     for (const auto& cs : k_cases)
         for (auto [backend, backend_name] : backends) {
-            if (backend == sr::ConvBackend::direct && !sr::ops::direct::k_available) continue;
+            if (backend == sr::ConvBackend::direct && !sr::ops::direct::available()) continue;
             for (auto [pass, name] : {std::pair{Pass::fwd, "fwd"}, std::pair{Pass::bwd_data, "bwd_data"},
                                       std::pair{Pass::bwd_weights, "bwd_weights"}}) {
                 benchmark::RegisterBenchmark((std::string(backend_name) + "/" + name + "/" + cs.label).c_str(),

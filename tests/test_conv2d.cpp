@@ -91,9 +91,31 @@ TEST_CASE("conv2d float on oneDNN matches the naive reference", "[conv2d]") {
 }
 
 TEST_CASE("conv2d float on the direct SIMD kernels matches the naive reference", "[conv2d]") {
-    if (!sr::ops::direct::k_available) SR_SKIP("this CPU build has neither AVX2+FMA nor AVX-512");
+    if (!sr::ops::direct::available()) SR_SKIP("this CPU build has neither AVX2+FMA nor AVX-512");
     BackendScope scope(sr::ConvBackend::direct);
     for (const auto& cs : k_cases) check_all_passes<float>(cs, 1e-5);
+}
+
+TEST_CASE("conv2d automatic measures each shape and pass once and stays exact", "[conv2d]") {
+    // The first use of a shape times the candidates into scratch outputs: the accumulate epilogue
+    // must see its addend once (not once per timed candidate) and every pass must still match.
+    BackendScope scope(sr::ConvBackend::automatic);
+    sr::ops::choice::forget();
+    const Case cs{2, 7, 13, 20, 48, 3};
+    check_all_passes<float>(cs, 1e-5);
+    const auto winners = sr::ops::choice::winners();
+    int passes_seen[3] = {0, 0, 0};
+    for (const auto& [key, id] : winners) {
+        if (key.n != cs.n || key.h != cs.h || key.w != cs.w || key.c != cs.c || key.o != cs.o || key.k != cs.k) continue;
+        ++passes_seen[static_cast<int>(key.pass)];
+        const auto backend = static_cast<sr::ConvBackend>(id);
+        CHECK((backend == sr::ConvBackend::onednn ||
+               (backend == sr::ConvBackend::direct && sr::ops::direct::available())));
+    }
+    // One recorded winner per pass (the repeated forwards in check_all_passes reuse it).
+    CHECK(passes_seen[0] == 1);
+    CHECK(passes_seen[1] == 1);
+    CHECK(passes_seen[2] == 1);
 }
 
 TEST_CASE("conv2d float on the Eigen GEMM path matches the naive reference", "[conv2d]") {

@@ -13,11 +13,13 @@
 // compare all of them against lives in tests/reference/.
 #include <cstdlib>
 #include <string>
+#include <vector>
 #include <type_traits>
 
 #include "sr/autograd/node.hpp"
 #include "sr/core/tensor.hpp"
 #include "sr/cuda/conv2d.hpp"
+#include "sr/ops/cpu/conv2d_choice.hpp"
 #include "sr/ops/cpu/conv2d_direct.hpp"
 #include "sr/ops/cpu/conv2d_gemm.hpp"
 #include "sr/ops/cpu/conv2d_onednn.hpp"
@@ -25,10 +27,11 @@
 
 namespace sr {
 
-// Which implementation runs float convolutions on the CPU. automatic picks our direct SIMD kernels
-// where the CPU has AVX2+FMA or AVX-512 (the fastest measured, docs/benchmarks.md) and oneDNN
-// elsewhere; the others exist for tests, benchmarks and as fallbacks. The environment variable
-// SR_CONV_BACKEND (direct | onednn | gemm) overrides automatic.
+// Which implementation runs float convolutions on the CPU. automatic times the candidates (our
+// direct SIMD kernels where the CPU has AVX2+FMA or AVX-512, and oneDNN) the first time each
+// (shape, pass, threads) is seen and keeps the fastest for the process (sr/ops/cpu/conv2d_choice.hpp);
+// the others force one implementation, for tests, benchmarks and as fallbacks. The environment
+// variable SR_CONV_BACKEND (direct | onednn | gemm) overrides automatic.
 enum class ConvBackend { automatic, direct, onednn, gemm };
 
 namespace detail {
@@ -49,19 +52,15 @@ inline void set_conv_backend(ConvBackend backend) { detail::conv_backend_setting
 inline ConvBackend conv_backend() { return detail::conv_backend_setting(); }
 
 namespace detail {
-enum class ConvPass { forward, backward_data, backward_weights };
+using ConvPass = ops::choice::Pass;
 
-// The backend that runs a float convolution: automatic resolved per kernel size and pass, direct
-// only where compiled. Measured on the dev VM (docs/benchmarks.md): our kernels win every 3x3
-// pass and every backward-weights pass; oneDNN wins the 1x1 forward and backward-data passes,
-// which are short reductions its GEMM kernels handle better.
-inline ConvBackend float_conv_backend(int64_t kernel_size = 3, ConvPass pass = ConvPass::forward) {
+// The backend setting resolved against what this CPU can run: automatic stays automatic (measured
+// per shape by the caller) when there is more than one candidate; direct without AVX2/AVX-512
+// falls back to oneDNN.
+inline ConvBackend float_conv_backend() {
     const ConvBackend chosen = conv_backend();
-    if (chosen == ConvBackend::automatic) {
-        if (!ops::direct::k_available) return ConvBackend::onednn;
-        return kernel_size == 1 && pass != ConvPass::backward_weights ? ConvBackend::onednn : ConvBackend::direct;
-    }
-    if (chosen == ConvBackend::direct && !ops::direct::k_available) return ConvBackend::onednn;
+    if ((chosen == ConvBackend::automatic || chosen == ConvBackend::direct) && !ops::direct::available())
+        return ConvBackend::onednn;
     return chosen;
 }
 }  // namespace detail
@@ -100,6 +99,56 @@ cuda::ConvShape cuda_shape(const gemm::ConvGeometry& g) {
     static_assert(std::is_same_v<T, float>, "conv2d on the GPU is float only; cast with Tensor::cast<float>()");
     return {g.n, g.h, g.w, g.c, g.o, g.k};
 }
+
+// The float passes on one concrete CPU backend (direct, onednn or gemm); pointers as in the ops below.
+inline void float_forward(ConvBackend backend, const gemm::ConvGeometry& g, const float* x, const float* w,
+                          const float* b, float* y, ConvEpilogue epilogue, bool training) {
+    if (backend == ConvBackend::gemm) {
+        gemm::conv2d_forward(g, x, w, b, y, epilogue.relu, epilogue.accumulate);
+    } else if (backend == ConvBackend::direct) {
+        direct::conv2d_forward(direct_geometry(g), x, w, b, y, epilogue.relu, epilogue.accumulate);
+    } else {
+        auto s = onednn_shape(g, b != nullptr);
+        s.relu = epilogue.relu, s.accumulate = epilogue.accumulate, s.training = training;
+        onednn::conv2d_forward(s, x, w, b, y);
+    }
+}
+inline void float_backward_data(ConvBackend backend, const gemm::ConvGeometry& g, const float* grad_y, const float* w,
+                                float* grad_x) {
+    if (backend == ConvBackend::direct)
+        direct::conv2d_backward_data(direct_geometry(g), grad_y, w, grad_x);
+    else if (backend == ConvBackend::onednn)
+        onednn::conv2d_backward_data(onednn_shape(g, false), grad_y, w, grad_x);
+    else
+        gemm::conv2d_backward_data(g, grad_y, w, grad_x);
+}
+inline void float_backward_weights(ConvBackend backend, const gemm::ConvGeometry& g, const float* x,
+                                   const float* grad_y, float* grad_w, float* grad_b) {
+    if (backend == ConvBackend::direct)
+        direct::conv2d_backward_weights(direct_geometry(g), x, grad_y, grad_w, grad_b);
+    else if (backend == ConvBackend::onednn)
+        onednn::conv2d_backward_weights(onednn_shape(g, grad_b != nullptr), x, grad_y, grad_w, grad_b);
+    else
+        gemm::conv2d_backward_weights(g, x, grad_y, grad_w, grad_b);
+}
+
+// The CPU backend for a float pass: the forced one, or under automatic the measured winner for
+// this (shape, pass, threads). On first use, scratch_size zeroed floats of scratch output are
+// allocated and run(backend, scratch) is timed for each candidate (sr/ops/cpu/conv2d_choice.hpp),
+// so the real outputs (and an accumulate epilogue's addend) are touched only by the winner.
+template <class Run>
+ConvBackend float_pass_backend(const gemm::ConvGeometry& g, sr::detail::ConvPass pass, int64_t scratch_size, Run&& run) {
+    const ConvBackend backend = sr::detail::float_conv_backend();
+    if (backend != ConvBackend::automatic) return backend;
+    const choice::Key key{g.n, g.h, g.w, g.c, g.o, g.k, pass, num_threads()};
+    if (auto id = choice::known(key)) return static_cast<ConvBackend>(*id);
+    std::vector<float> scratch(static_cast<std::size_t>(scratch_size), 0.f);
+    const choice::Candidate candidates[] = {
+        {int(ConvBackend::direct), [&] { run(ConvBackend::direct, scratch.data()); }},
+        {int(ConvBackend::onednn), [&] { run(ConvBackend::onednn, scratch.data()); }},
+    };
+    return static_cast<ConvBackend>(choice::winner(key, candidates));
+}
 }  // namespace detail
 
 // y = epilogue(conv(x, w) + b); y: [N, H, W, O], preallocated (and holding the addend when
@@ -117,20 +166,13 @@ void conv2d_forward(const Tensor<T, D>& x, const Tensor<T, D>& w, const Tensor<T
         return;
     }
     if constexpr (std::is_same_v<T, float>) {
-        const ConvBackend backend = sr::detail::float_conv_backend(g.k, sr::detail::ConvPass::forward);
-        if (backend == ConvBackend::gemm) {
-            gemm::conv2d_forward(g, x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data(), epilogue.relu,
-                                 epilogue.accumulate);
-            return;
-        }
-        if (backend == ConvBackend::direct) {
-            direct::conv2d_forward(detail::direct_geometry(g), x.data(), w.data(), b.defined() ? b.data() : nullptr,
-                                   y.data(), epilogue.relu, epilogue.accumulate);
-            return;
-        }
-        auto s = detail::onednn_shape(g, b.defined());
-        s.relu = epilogue.relu, s.accumulate = epilogue.accumulate, s.training = training;
-        onednn::conv2d_forward(s, x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data());
+        const float* bias = b.defined() ? b.data() : nullptr;
+        const auto backend = detail::float_pass_backend(g, sr::detail::ConvPass::forward, y.numel(),
+                                                        [&](ConvBackend candidate, float* scratch) {
+                                                            detail::float_forward(candidate, g, x.data(), w.data(), bias,
+                                                                                  scratch, epilogue, training);
+                                                        });
+        detail::float_forward(backend, g, x.data(), w.data(), bias, y.data(), epilogue, training);
     } else {
         gemm::conv2d_forward(g, x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data(), epilogue.relu,
                              epilogue.accumulate);
@@ -148,15 +190,13 @@ void conv2d_backward_data(const Tensor<T, D>& grad_y, const Tensor<T, D>& w, con
         return;
     }
     if constexpr (std::is_same_v<T, float>) {
-        const ConvBackend backend = sr::detail::float_conv_backend(g.k, sr::detail::ConvPass::backward_data);
-        if (backend == ConvBackend::direct) {
-            direct::conv2d_backward_data(detail::direct_geometry(g), grad_y.data(), w.data(), grad_x.data());
-            return;
-        }
-        if (backend == ConvBackend::onednn) {
-            onednn::conv2d_backward_data(detail::onednn_shape(g, false), grad_y.data(), w.data(), grad_x.data());
-            return;
-        }
+        const auto backend = detail::float_pass_backend(g, sr::detail::ConvPass::backward_data, grad_x.numel(),
+                                                        [&](ConvBackend candidate, float* scratch) {
+                                                            detail::float_backward_data(candidate, g, grad_y.data(),
+                                                                                        w.data(), scratch);
+                                                        });
+        detail::float_backward_data(backend, g, grad_y.data(), w.data(), grad_x.data());
+        return;
     }
     gemm::conv2d_backward_data(g, grad_y.data(), w.data(), grad_x.data());
 }
@@ -174,17 +214,16 @@ void conv2d_backward_weights(const Tensor<T, D>& x, const Tensor<T, D>& grad_y, 
         return;
     }
     if constexpr (std::is_same_v<T, float>) {
-        const ConvBackend backend = sr::detail::float_conv_backend(g.k, sr::detail::ConvPass::backward_weights);
-        if (backend == ConvBackend::direct) {
-            direct::conv2d_backward_weights(detail::direct_geometry(g), x.data(), grad_y.data(), grad_w.data(),
-                                            grad_b.defined() ? grad_b.data() : nullptr);
-            return;
-        }
-        if (backend == ConvBackend::onednn) {
-            onednn::conv2d_backward_weights(detail::onednn_shape(g, grad_b.defined()), x.data(), grad_y.data(),
-                                            grad_w.data(), grad_b.defined() ? grad_b.data() : nullptr);
-            return;
-        }
+        const bool has_bias = grad_b.defined();
+        const auto backend = detail::float_pass_backend(
+            g, sr::detail::ConvPass::backward_weights, grad_w.numel() + (has_bias ? grad_b.numel() : 0),
+            [&](ConvBackend candidate, float* scratch) {
+                detail::float_backward_weights(candidate, g, x.data(), grad_y.data(), scratch,
+                                               has_bias ? scratch + grad_w.numel() : nullptr);
+            });
+        detail::float_backward_weights(backend, g, x.data(), grad_y.data(), grad_w.data(),
+                                       has_bias ? grad_b.data() : nullptr);
+        return;
     }
     gemm::conv2d_backward_weights(g, x.data(), grad_y.data(), grad_w.data(), grad_b.defined() ? grad_b.data() : nullptr);
 }

@@ -65,6 +65,9 @@ struct Geometry {
     int64_t padded_width() const { return w + 2 * pad(); }
 };
 
+// Whether the direct kernels can run here.
+inline bool available() { return k_available; }
+
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 
 // Output channels per register block: NV vectors, NV chosen from {1, 2, 4} so small outputs
