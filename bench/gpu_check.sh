@@ -175,7 +175,7 @@ SR_STB_INCLUDE_DIR SR_STB_LIBRARY"
 prefix=$work/deps/prefix
 shim=$work/cuda-shim
 # The phases' functions run in child shells (run_phase): they see these through the environment.
-export root deps prefix shim work build out python cmake ninja nvcc arch dep_vars
+export root deps prefix shim work build out python cmake ninja nvcc arch dep_vars cudnn_root
 unpack() {
     [[ -f $deps ]] || { echo "no $deps: run bench/pack_gpu_deps.sh on the development machine first"; return 1; }
     rm -rf "$work/deps" && mkdir -p "$work/deps"
@@ -210,8 +210,12 @@ ldconfig -p 2>/dev/null | grep -q 'libgomp.so.1 ' || export LD_LIBRARY_PATH=$LD_
 rm -rf "$shim" && mkdir -p "$shim/include" "$shim/lib"
 cudnn_where=""
 cudnn_version=""
+cudnn_root=""
 for dir in ${CUDNN_ROOT:+$CUDNN_ROOT/include} "$cuda_home/include" /usr/include /usr/include/x86_64-linux-gnu; do
-    if v=$(cudnn_header_version "$dir"); then cudnn_where=$dir; cudnn_version=$v; break; fi
+    if v=$(cudnn_header_version "$dir"); then
+        cudnn_where=$dir; cudnn_version=$v; cudnn_root=${CUDNN_ROOT:-$(dirname "$dir")}
+        break
+    fi
 done
 # Links each header and library of a wheel's folder into the shim, adding the unversioned library
 # names (libcudnn.so -> libcudnn.so.9) that find_library and the linker look for.
@@ -230,6 +234,7 @@ wheel_dir() { [[ -n $python ]] && "$python" -c "import nvidia.$1 as m; print(lis
 if [[ -z $cudnn_where ]] && d=$(wheel_dir cudnn) && [[ -n $d ]]; then
     shim_wheel "$d"
     cudnn_where="$d (Python wheel nvidia-cudnn-cu13, linked through $shim)"
+    cudnn_root=$shim
     cudnn_version=$(cudnn_header_version "$d/include")
 fi
 if [[ ! -e $cuda_home/lib64/libcublasLt.so && ! -e $cuda_home/lib/x64/libcublasLt.so ]] &&
@@ -248,7 +253,7 @@ configure() {
         -DCMAKE_BUILD_TYPE=Release \
         -DSR_WITH_CUDA=ON -DCMAKE_CUDA_COMPILER="$nvcc" -DCMAKE_CUDA_ARCHITECTURES="$arch" \
         -DSR_BUILD_TESTS=ON -DSR_BUILD_TOOLS=ON -DSR_BUILD_BENCH=ON \
-        -DCMAKE_PREFIX_PATH="$prefix;$shim" -DCUDNN_ROOT="$shim" \
+        -DCMAKE_PREFIX_PATH="$prefix;$shim" ${cudnn_root:+-DCUDNN_ROOT="$cudnn_root"} \
         -DCMAKE_POLICY_VERSION_MINIMUM=3.5 \
         -DCMAKE_CXX_COMPILER_LAUNCHER="${CMAKE_CXX_COMPILER_LAUNCHER:-}" \
         -DCMAKE_CUDA_COMPILER_LAUNCHER="${CMAKE_CUDA_COMPILER_LAUNCHER:-}"
