@@ -59,7 +59,7 @@ done | sort -u | while read -r path; do
     case $path in
         /usr/share/doc/* | /usr/share/man/* | /usr/share/lintian/* | /usr/share/bug/*) continue ;;
         */pkgconfig/*) continue ;;
-        /usr/lib/$arch/libpng*.a | /usr/lib/$arch/libz.a | /usr/lib/$arch/libjpeg.a | /usr/lib/$arch/libstb.a) continue ;;
+        "/usr/lib/$arch/"libpng*.a | "/usr/lib/$arch/libz.a" | "/usr/lib/$arch/libjpeg.a" | "/usr/lib/$arch/libstb.a") continue ;;
         /usr/*) rel=${path#/usr/} ;;
         /lib/*) rel=lib/${path#/lib/} ;;
         *) continue ;;
