@@ -107,7 +107,12 @@ fi
 cp "$work/MANIFEST.txt" "$prefix/MANIFEST.txt"
 
 mkdir -p "$out"
-tar -C "$work" -cf - prefix | xz -T2 -9 >"$out/gpudeps.tar.xz.tmp"
+if command -v xz >/dev/null 2>&1; then
+    tar -C "$work" -cf - prefix | xz -T2 -9 >"$out/gpudeps.tar.xz.tmp"
+else  # xz-utils is not in minimal Debian images; Python's lzma writes the same format
+    python3 -c 'import sys, tarfile
+with tarfile.open(sys.argv[1], "w:xz", preset=9) as t: t.add(sys.argv[2], arcname="prefix")' "$out/gpudeps.tar.xz.tmp" "$prefix"
+fi
 mv "$out/gpudeps.tar.xz.tmp" "$out/gpudeps.tar.xz"
 cp "$work/MANIFEST.txt" "$out/MANIFEST.txt"
 echo "pack_gpu_deps: $(du -h "$out/gpudeps.tar.xz" | cut -f1) in $out/gpudeps.tar.xz ($(du -sh "$prefix" | cut -f1) unpacked)"
