@@ -91,9 +91,25 @@ TEST_CASE("conv2d float on oneDNN matches the naive reference", "[conv2d]") {
 }
 
 TEST_CASE("conv2d float on the direct SIMD kernels matches the naive reference", "[conv2d]") {
-    if (!sr::ops::direct::available()) SR_SKIP("this CPU build has neither AVX2+FMA nor AVX-512");
+    // Every variant this CPU can run, whatever -march the test was compiled with.
+    using sr::ops::direct::Isa;
+    if (!sr::ops::direct::available()) SR_SKIP("this CPU has neither AVX2+FMA nor AVX-512");
     BackendScope scope(sr::ConvBackend::direct);
-    for (const auto& cs : k_cases) check_all_passes<float>(cs, 1e-5);
+    const Isa previous = sr::ops::direct::isa();
+    for (Isa isa : {Isa::avx2, Isa::avx512}) {
+        if (!sr::ops::direct::supported(isa)) continue;
+        INFO("kernel variant " << sr::ops::direct::isa_name(isa));
+        sr::ops::direct::set_isa(isa);
+        for (const auto& cs : k_cases) check_all_passes<float>(cs, 1e-5);
+    }
+    sr::ops::direct::set_isa(previous);
+}
+
+TEST_CASE("conv2d direct kernels refuse a variant the CPU cannot run", "[conv2d]") {
+    using sr::ops::direct::Isa;
+    for (Isa isa : {Isa::avx2, Isa::avx512})
+        if (!sr::ops::direct::supported(isa)) CHECK_THROWS_WITH(sr::ops::direct::set_isa(isa), Catch::Contains("cannot run"));
+    CHECK(sr::ops::direct::supported(sr::ops::direct::best_isa()));
 }
 
 TEST_CASE("conv2d automatic measures each shape and pass once and stays exact", "[conv2d]") {
