@@ -11,7 +11,8 @@
 # Options: --out DIR (report and logs; default $OUT, else ./gpu-check), --build DIR (default
 # /tmp/sr-gpu-check/build, build-gpu-dry/ for --dry-run), --jobs N (default nproc),
 # --deps FILE (default .gpudeps/gpudeps.tar.xz), --targets "t1 t2" (what to build; default the
-# test suite and both GPU benches), --budget SECONDS (whole run, default 570).
+# test suite and both GPU benches), --budget SECONDS (whole run, default 570; each phase's time box
+# grows in proportion, for slow machines such as a 2-core CI runner).
 #
 # Phases, each time-boxed so the whole run ends inside --budget (a GPU hour is rare: a hang must
 # not eat it): machine facts, unpack deps, find cuDNN (toolkit, system, or the Python wheel
@@ -71,7 +72,9 @@ section() { printf '\n## %s\n\n' "$1" >>"$report"; }
 # Seconds a phase may take: its own cap, but never past the deadline minus what the phases after
 # it are promised (reserve).
 time_box() {
-    local cap=$1 reserve=$2 left
+    # Caps and reserves are sized for the default budget; a longer --budget (a 2-core CI machine)
+    # stretches them alike.
+    local cap=$(($1 * budget / 570)) reserve=$(($2 * budget / 570)) left
     left=$((deadline - $(date +%s) - reserve))
     ((left < cap)) && cap=$left
     ((cap < 5)) && cap=5
