@@ -9,8 +9,10 @@
 //
 // Backends: float on the CPU runs on our direct SIMD kernels (sr/ops/cpu/conv2d_direct.hpp) or
 // oneDNN (sr/ops/cpu/conv2d_onednn.hpp), see ConvBackend; other scalar types (double for gradient
-// checks) on the Eigen GEMM path (sr/ops/cpu/conv2d_gemm.hpp). The naive reference the tests
-// compare all of them against lives in tests/reference/.
+// checks) on the Eigen GEMM path (sr/ops/cpu/conv2d_gemm.hpp). With set_cpu_precision(bf16)
+// (sr/ops/cpu/precision.hpp) every float CPU convolution runs on oneDNN with bf16 operands and
+// float accumulation. The naive reference the tests compare all of them against lives in
+// tests/reference/.
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -23,6 +25,7 @@
 #include "sr/ops/cpu/conv2d_direct.hpp"
 #include "sr/ops/cpu/conv2d_gemm.hpp"
 #include "sr/ops/cpu/conv2d_onednn.hpp"
+#include "sr/ops/cpu/precision.hpp"
 #include "sr/ops/elementwise.hpp"
 
 namespace sr {
@@ -91,6 +94,7 @@ inline direct::Geometry direct_geometry(const gemm::ConvGeometry& g) { return {g
 inline onednn::ConvShape onednn_shape(const gemm::ConvGeometry& g, bool has_bias) {
     onednn::ConvShape s;
     s.n = g.n, s.h = g.h, s.w = g.w, s.c = g.c, s.o = g.o, s.k = g.k, s.has_bias = has_bias;
+    s.bf16 = cpu_precision() == Precision::bf16;
     return s;
 }
 // The CUDA backend (cuDNN, cuBLASLt for 1x1: sr/cuda/conv2d.hpp) takes float only.
@@ -138,6 +142,8 @@ inline void float_backward_weights(ConvBackend backend, const gemm::ConvGeometry
 // so the real outputs (and an accumulate epilogue's addend) are touched only by the winner.
 template <class Run>
 ConvBackend float_pass_backend(const gemm::ConvGeometry& g, sr::detail::ConvPass pass, int64_t scratch_size, Run&& run) {
+    // bf16 convolutions exist on oneDNN only (AMX / AVX512-BF16 kernels).
+    if (cpu_precision() == Precision::bf16) return ConvBackend::onednn;
     const ConvBackend backend = sr::detail::float_conv_backend();
     if (backend != ConvBackend::automatic) return backend;
     const choice::Key key{g.n, g.h, g.w, g.c, g.o, g.k, pass, num_threads()};

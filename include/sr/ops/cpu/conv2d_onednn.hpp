@@ -1,6 +1,9 @@
 #pragma once
 // oneDNN implementation of the float conv2d on the CPU (NHWC activations, OHWI user weights).
 //
+// bf16 (ConvShape::bf16): x, w and grad_y are rounded to bf16 by oneDNN reorders into per-plan
+// scratch buffers; outputs, bias and weight gradients stay float (sr/ops/cpu/precision.hpp).
+//
 // Primitives are created once per shape and cached per thread (creation costs milliseconds,
 // execution of a 48x48 batch layer a few). Weights are given to oneDNN in the layout it prefers
 // ("any"): the reorder from our OHWI costs O(weights), nothing next to the convolution itself.
@@ -24,6 +27,7 @@ struct ConvShape {
     bool relu = false;        // fused ReLU post-op (forward only)
     bool accumulate = false;  // fused sum post-op: dst += conv (forward only)
     bool training = false;    // forward_training (keeps the backward hint) vs forward_inference
+    bool bf16 = false;        // bf16 operands (x, w, grad_y), float accumulation and outputs
     bool operator==(const ConvShape&) const = default;
 };
 
@@ -31,7 +35,7 @@ struct ConvShapeHash {
     std::size_t operator()(const ConvShape& s) const {
         std::size_t h = 1469598103934665603ull;
         for (int64_t v : {s.n, s.h, s.w, s.c, s.o, s.k, int64_t(s.has_bias), int64_t(s.relu), int64_t(s.accumulate),
-                          int64_t(s.training)})
+                          int64_t(s.training), int64_t(s.bf16)})
             h = (h ^ static_cast<std::size_t>(v)) * 1099511628211ull;
         return h;
     }
@@ -49,14 +53,16 @@ inline dnnl::stream& cpu_stream() {
 namespace detail {
 using dt = dnnl::memory::data_type;
 using tag = dnnl::memory::format_tag;
-inline dnnl::memory::desc activations(int64_t n, int64_t c, int64_t h, int64_t w) {
-    return dnnl::memory::desc({n, c, h, w}, dt::f32, tag::nhwc);
+inline dnnl::memory::desc activations(int64_t n, int64_t c, int64_t h, int64_t w, dt type = dt::f32) {
+    return dnnl::memory::desc({n, c, h, w}, type, tag::nhwc);
 }
+// The type of the convolution's operands (input activations, weights, output gradients).
+inline dt operand_type(const ConvShape& s) { return s.bf16 ? dt::bf16 : dt::f32; }
 inline dnnl::memory::desc user_weights(int64_t o, int64_t c, int64_t k) {
     return dnnl::memory::desc({o, c, k, k}, dt::f32, tag::ohwi);
 }
-inline dnnl::memory::desc any_weights(int64_t o, int64_t c, int64_t k) {
-    return dnnl::memory::desc({o, c, k, k}, dt::f32, tag::any);
+inline dnnl::memory::desc any_weights(int64_t o, int64_t c, int64_t k, dt type = dt::f32) {
+    return dnnl::memory::desc({o, c, k, k}, type, tag::any);
 }
 inline dnnl::memory::desc bias_desc(int64_t o) { return dnnl::memory::desc({o}, dt::f32, tag::x); }
 inline dnnl::memory::dims padding(int64_t k) { return {k / 2, k / 2}; }
@@ -65,7 +71,7 @@ inline dnnl::convolution_forward::primitive_desc forward_pd(const ConvShape& s) 
     using namespace dnnl;
     auto desc = convolution_forward::desc(
         s.training ? prop_kind::forward_training : prop_kind::forward_inference, algorithm::convolution_direct,
-        activations(s.n, s.c, s.h, s.w), any_weights(s.o, s.c, s.k),
+        activations(s.n, s.c, s.h, s.w, operand_type(s)), any_weights(s.o, s.c, s.k, operand_type(s)),
         s.has_bias ? bias_desc(s.o) : memory::desc(), activations(s.n, s.o, s.h, s.w), {1, 1}, padding(s.k),
         padding(s.k));
     post_ops ops;
@@ -114,48 +120,79 @@ private:
     float* m_output = nullptr;
 };
 
+// Float NHWC activations as a primitive reads them: the caller's buffer itself for fp32, else
+// converted (rounded to nearest even) into a scratch buffer of the plan on every call.
+class ActivationsAdapter {
+public:
+    ActivationsAdapter(const dnnl::memory::desc& wanted, int64_t n, int64_t c, int64_t h, int64_t w)
+        : m_user(activations(n, c, h, w)), m_wanted(wanted) {
+        if (m_wanted == m_user) return;
+        auto& engine = cpu_engine();
+        m_scratch = dnnl::memory(m_wanted, engine);
+        m_convert = dnnl::reorder(dnnl::reorder::primitive_desc(engine, m_user, engine, m_wanted));
+    }
+    dnnl::memory to_wanted(const float* data) {
+        dnnl::memory user(m_user, cpu_engine(), const_cast<float*>(data));
+        if (!m_scratch) return user;
+        m_convert.execute(cpu_stream(), {{DNNL_ARG_FROM, user}, {DNNL_ARG_TO, m_scratch}});
+        return m_scratch;
+    }
+
+private:
+    dnnl::memory::desc m_user, m_wanted;
+    dnnl::memory m_scratch;
+    dnnl::reorder m_convert;
+};
+
 struct ForwardPlan {
     explicit ForwardPlan(const ConvShape& s)
-        : pd(forward_pd(s)), primitive(pd), weights(pd.weights_desc(), s.o, s.c, s.k) {}
+        : pd(forward_pd(s)), primitive(pd), weights(pd.weights_desc(), s.o, s.c, s.k),
+          src(pd.src_desc(), s.n, s.c, s.h, s.w) {}
     dnnl::convolution_forward::primitive_desc pd;
     dnnl::convolution_forward primitive;
     WeightsAdapter weights;
+    ActivationsAdapter src;
 };
 
 struct BackwardDataPlan {
-    explicit BackwardDataPlan(const ConvShape& s) : pd(make(s)), primitive(pd), weights(pd.weights_desc(), s.o, s.c, s.k) {}
+    explicit BackwardDataPlan(const ConvShape& s)
+        : pd(make(s)), primitive(pd), weights(pd.weights_desc(), s.o, s.c, s.k),
+          diff_dst(pd.diff_dst_desc(), s.n, s.o, s.h, s.w) {}
     static dnnl::convolution_backward_data::primitive_desc make(const ConvShape& s) {
         using namespace dnnl;
         ConvShape fs = s;
         fs.training = true;
         auto hint = forward_pd(fs);
-        auto desc = convolution_backward_data::desc(algorithm::convolution_direct, activations(s.n, s.c, s.h, s.w),
-                                                    any_weights(s.o, s.c, s.k), activations(s.n, s.o, s.h, s.w), {1, 1},
-                                                    padding(s.k), padding(s.k));
+        auto desc = convolution_backward_data::desc(
+            algorithm::convolution_direct, activations(s.n, s.c, s.h, s.w), any_weights(s.o, s.c, s.k, operand_type(s)),
+            activations(s.n, s.o, s.h, s.w, operand_type(s)), {1, 1}, padding(s.k), padding(s.k));
         return convolution_backward_data::primitive_desc(desc, cpu_engine(), hint);
     }
     dnnl::convolution_backward_data::primitive_desc pd;
     dnnl::convolution_backward_data primitive;
     WeightsAdapter weights;
+    ActivationsAdapter diff_dst;
 };
 
 struct BackwardWeightsPlan {
     explicit BackwardWeightsPlan(const ConvShape& s)
-        : pd(make(s)), primitive(pd), weights(pd.diff_weights_desc(), s.o, s.c, s.k) {}
+        : pd(make(s)), primitive(pd), weights(pd.diff_weights_desc(), s.o, s.c, s.k),
+          src(pd.src_desc(), s.n, s.c, s.h, s.w), diff_dst(pd.diff_dst_desc(), s.n, s.o, s.h, s.w) {}
     static dnnl::convolution_backward_weights::primitive_desc make(const ConvShape& s) {
         using namespace dnnl;
         ConvShape fs = s;
         fs.training = true;
         auto hint = forward_pd(fs);
         auto desc = convolution_backward_weights::desc(
-            algorithm::convolution_direct, activations(s.n, s.c, s.h, s.w), any_weights(s.o, s.c, s.k),
-            s.has_bias ? bias_desc(s.o) : memory::desc(), activations(s.n, s.o, s.h, s.w), {1, 1}, padding(s.k),
-            padding(s.k));
+            algorithm::convolution_direct, activations(s.n, s.c, s.h, s.w, operand_type(s)), any_weights(s.o, s.c, s.k),
+            s.has_bias ? bias_desc(s.o) : memory::desc(), activations(s.n, s.o, s.h, s.w, operand_type(s)), {1, 1},
+            padding(s.k), padding(s.k));
         return convolution_backward_weights::primitive_desc(desc, cpu_engine(), hint);
     }
     dnnl::convolution_backward_weights::primitive_desc pd;
     dnnl::convolution_backward_weights primitive;
     WeightsAdapter weights;
+    ActivationsAdapter src, diff_dst;
 };
 
 template <class Plan>
@@ -166,8 +203,8 @@ Plan& cached_plan(const ConvShape& shape) {
         try {
             it = cache.emplace(shape, std::make_unique<Plan>(shape)).first;
         } catch (const dnnl::error& e) {
-            fail("conv2d: oneDNN cannot create a primitive for N=", shape.n, " H=", shape.h, " W=", shape.w, " C=",
-                 shape.c, " O=", shape.o, " k=", shape.k, ": ", e.what());
+            fail("conv2d: oneDNN cannot create a ", shape.bf16 ? "bf16" : "fp32", " primitive for N=", shape.n,
+                 " H=", shape.h, " W=", shape.w, " C=", shape.c, " O=", shape.o, " k=", shape.k, ": ", e.what());
         }
     }
     return *it->second;
@@ -179,10 +216,9 @@ Plan& cached_plan(const ConvShape& shape) {
 inline void conv2d_forward(const ConvShape& shape, const float* x, const float* w, const float* b, float* y) {
     auto& plan = detail::cached_plan<detail::ForwardPlan>(shape);
     auto& engine = cpu_engine();
-    dnnl::memory src(plan.pd.src_desc(), engine, const_cast<float*>(x));
     dnnl::memory dst(plan.pd.dst_desc(), engine, y);
-    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, plan.weights.to_wanted(w)},
-                                               {DNNL_ARG_DST, dst}};
+    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, plan.src.to_wanted(x)},
+                                               {DNNL_ARG_WEIGHTS, plan.weights.to_wanted(w)}, {DNNL_ARG_DST, dst}};
     if (shape.has_bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(detail::bias_desc(shape.o), engine, const_cast<float*>(b)));
     plan.primitive.execute(cpu_stream(), args);
     cpu_stream().wait();
@@ -192,9 +228,8 @@ inline void conv2d_forward(const ConvShape& shape, const float* x, const float* 
 inline void conv2d_backward_data(const ConvShape& shape, const float* grad_y, const float* w, float* grad_x) {
     auto& plan = detail::cached_plan<detail::BackwardDataPlan>(shape);
     auto& engine = cpu_engine();
-    dnnl::memory diff_dst(plan.pd.diff_dst_desc(), engine, const_cast<float*>(grad_y));
     dnnl::memory diff_src(plan.pd.diff_src_desc(), engine, grad_x);
-    plan.primitive.execute(cpu_stream(), {{DNNL_ARG_DIFF_DST, diff_dst},
+    plan.primitive.execute(cpu_stream(), {{DNNL_ARG_DIFF_DST, plan.diff_dst.to_wanted(grad_y)},
                                           {DNNL_ARG_WEIGHTS, plan.weights.to_wanted(w)},
                                           {DNNL_ARG_DIFF_SRC, diff_src}});
     cpu_stream().wait();
@@ -205,10 +240,8 @@ inline void conv2d_backward_weights(const ConvShape& shape, const float* x, cons
                                     float* grad_b) {
     auto& plan = detail::cached_plan<detail::BackwardWeightsPlan>(shape);
     auto& engine = cpu_engine();
-    dnnl::memory src(plan.pd.src_desc(), engine, const_cast<float*>(x));
-    dnnl::memory diff_dst(plan.pd.diff_dst_desc(), engine, const_cast<float*>(grad_y));
-    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src},
-                                               {DNNL_ARG_DIFF_DST, diff_dst},
+    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, plan.src.to_wanted(x)},
+                                               {DNNL_ARG_DIFF_DST, plan.diff_dst.to_wanted(grad_y)},
                                                {DNNL_ARG_DIFF_WEIGHTS, plan.weights.output_for(grad_w)}};
     if (shape.has_bias) args.emplace(DNNL_ARG_DIFF_BIAS, dnnl::memory(detail::bias_desc(shape.o), engine, grad_b));
     plan.primitive.execute(cpu_stream(), args);
