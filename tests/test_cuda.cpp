@@ -100,6 +100,6 @@ TEST_CASE("CUDA weight norm and Adam match the CPU", "[cuda]") {
 
 #else
 
-TEST_CASE("CUDA kernels", "[cuda]") { WARN("SKIPPED: sr was built without CUDA (SR_WITH_CUDA=OFF or no nvcc)"); }
+TEST_CASE("CUDA kernels", "[cuda]") { SR_SKIP("sr was built without CUDA (SR_WITH_CUDA=OFF or no nvcc)"); }
 
 #endif
