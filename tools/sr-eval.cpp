@@ -27,6 +27,7 @@
 #include "sr/metrics/evaluate.hpp"
 #include "sr/models/model_file.hpp"
 #include "sr/train/datasets.hpp"
+#include "sr/ops/cpu/precision.hpp"
 #include "tool_support.hpp"
 
 namespace fs = std::filesystem;
@@ -120,11 +121,14 @@ int main(int argc, char** argv) {
     app.add_option("--csv", csv_path, "write per-image results (model,image,psnr,ssim) here");
     app.add_option("-g,--device", device, "cpu or cuda:N");
     app.add_option("-j,--threads", threads, "CPU threads (default: all)");
+    std::string precision = "fp32";
+    app.add_option("--precision", precision, "CPU convolutions: fp32, or bf16 (AMX / AVX512-BF16: bf16 operands, float accumulation)")->capture_default_str();
     CLI11_PARSE(app, argc, argv);
 
     return sr::tools::run_tool("sr-eval", [&] {
         sr::tools::require_model_device(sr::tools::parse_device(device));
         sr::tools::set_threads(threads);
+        sr::set_cpu_precision(sr::parse_precision(precision));
         const auto model_files = find_models(model_arg);
         std::vector<std::pair<fs::path, sr::models::AnyModel<float>>> models;
         for (const auto& f : model_files) models.emplace_back(f, sr::models::load_model<float>(f));

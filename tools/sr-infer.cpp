@@ -24,6 +24,7 @@
 #include "sr/infer/upscaler.hpp"
 #include "sr/io/image.hpp"
 #include "sr/models/model_file.hpp"
+#include "sr/ops/cpu/precision.hpp"
 #include "tool_support.hpp"
 
 namespace fs = std::filesystem;
@@ -169,6 +170,8 @@ int main(int argc, char** argv) {
     app.add_option("-q,--quality", quality, "JPEG quality 1-100")->check(CLI::Range(1, 100));
     app.add_option("-g,--device", device, "cpu or cuda:N");
     app.add_option("-j,--threads", threads, "CPU threads (default: all)")->check(CLI::NonNegativeNumber);
+    std::string precision = "fp32";
+    app.add_option("--precision", precision, "CPU convolutions: fp32, or bf16 (AMX / AVX512-BF16: bf16 operands, float accumulation)")->capture_default_str();
     app.add_flag("-r,--recursive", recursive, "process subfolders of an input folder");
     app.add_flag("--overwrite", overwrite, "replace existing outputs (default: skip them)");
     app.add_option("--compare", compare, "also write <output>-compare.png (nearest | bicubic | SR | HR): the HR "
@@ -180,6 +183,7 @@ int main(int argc, char** argv) {
         const auto start = std::chrono::steady_clock::now();
         sr::tools::require_model_device(sr::tools::parse_device(device));
         sr::tools::set_threads(threads);
+        sr::set_cpu_precision(sr::parse_precision(precision));
         std::optional<sr::io::ImageFormat> format;
         if (!format_name.empty()) format = parse_format(format_name);
 

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "sr/train/trainer.hpp"
+#include "sr/ops/cpu/precision.hpp"
 #include "tool_support.hpp"
 
 namespace {
@@ -65,11 +66,15 @@ int main(int argc, char** argv) {
     app.add_option("--device", o.device, "cpu or cuda:N")->capture_default_str();
     app.add_option("--threads", o.threads, "compute threads (0: all)")->capture_default_str();
     app.add_option("--loader-threads", o.loader_threads, "data loading threads")->capture_default_str();
+    std::string precision = "fp32";
+    app.add_option("--precision", precision, "CPU convolutions: fp32, or bf16 (AMX / AVX512-BF16: bf16 operands, float accumulation)"
+                                             "; master weights and Adam state stay float")->capture_default_str();
     app.add_option("--resume", resume, "continue the run in this directory (its args.json; --epochs may extend it)");
     app.add_flag("-q,--quiet", quiet, "no progress bar");
     CLI11_PARSE(app, argc, argv);
 
     return sr::tools::run_tool("sr-train", [&] {
+        sr::set_cpu_precision(sr::parse_precision(precision));
         if (num_filters) o.num_filters = num_filters;
         if (num_blocks) o.num_res_blocks = num_blocks;
         if (expansion) o.res_expansion = expansion;
