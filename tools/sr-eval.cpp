@@ -119,14 +119,19 @@ int main(int argc, char** argv) {
     app.add_option("-t,--tile", tile, "LR tile size (0: from memory, -1: whole image)");
     app.add_option("--json", json_path, "write {model: {psnr, ssim, ...}} here");
     app.add_option("--csv", csv_path, "write per-image results (model,image,psnr,ssim) here");
-    app.add_option("-g,--device", device, "cpu or cuda:N");
+    app.add_option("-g,--device", device, "cpu or cuda:N (models run there; metrics on the CPU)");
     app.add_option("-j,--threads", threads, "CPU threads (default: all)");
     std::string precision = "fp32";
     app.add_option("--precision", precision, "CPU convolutions: fp32, or bf16 (AMX / AVX512-BF16: bf16 operands, float accumulation)")->capture_default_str();
+    bool verbose = false;
+    app.add_flag("-v,--verbose", verbose, "print the device and its peak memory use");
     CLI11_PARSE(app, argc, argv);
 
     return sr::tools::run_tool("sr-eval", [&] {
-        sr::tools::require_model_device(sr::tools::parse_device(device));
+        const sr::tools::DeviceChoice compute_device = sr::tools::parse_device(device);
+        sr::tools::require_model_device(compute_device);
+        if (verbose)
+            std::fprintf(stderr, "sr-eval: device %s\n", sr::tools::describe_device(compute_device).c_str());
         sr::tools::set_threads(threads);
         sr::set_cpu_precision(sr::parse_precision(precision));
         const auto model_files = find_models(model_arg);
@@ -144,7 +149,7 @@ int main(int argc, char** argv) {
 
         std::vector<std::pair<std::string, Score>> results;
         for (const auto& [file, model] : models) {
-            const sr::infer::Upscaler upscaler(model);
+            const sr::infer::Upscaler upscaler(model, compute_device);
             sr::infer::UpscaleOptions options;
             options.tile = tile, options.ensemble = ensemble;
             results.push_back({file.string(), evaluate(*data, protocol,
@@ -168,6 +173,10 @@ int main(int argc, char** argv) {
         std::printf("best: %s (%.4f dB, %+.4f dB over bicubic) on %lld images, x%d, protocol %s\n", best->first.c_str(),
                     best->second.psnr, best->second.psnr - bicubic.psnr, static_cast<long long>(best->second.images), s,
                     protocol_name.c_str());
+
+        if (verbose && compute_device.cuda)
+            std::fprintf(stderr, "sr-eval: %s on %s\n", sr::tools::peak_device_memory(compute_device).c_str(),
+                         sr::tools::describe_device(compute_device).c_str());
 
         if (!json_path.empty()) {
             nlohmann::json j;

@@ -168,7 +168,7 @@ int main(int argc, char** argv) {
     app.add_option("-f,--format", format_name, "output format png, jpg or bmp (default: the output name's, or the "
                                                "input's)");
     app.add_option("-q,--quality", quality, "JPEG quality 1-100")->check(CLI::Range(1, 100));
-    app.add_option("-g,--device", device, "cpu or cuda:N");
+    app.add_option("-g,--device", device, "cpu or cuda:N (a CUDA GPU: tiles are uploaded, results downloaded)");
     app.add_option("-j,--threads", threads, "CPU threads (default: all)")->check(CLI::NonNegativeNumber);
     std::string precision = "fp32";
     app.add_option("--precision", precision, "CPU convolutions: fp32, or bf16 (AMX / AVX512-BF16: bf16 operands, float accumulation)")->capture_default_str();
@@ -181,7 +181,8 @@ int main(int argc, char** argv) {
 
     return sr::tools::run_tool("sr-infer", [&] {
         const auto start = std::chrono::steady_clock::now();
-        sr::tools::require_model_device(sr::tools::parse_device(device));
+        const sr::tools::DeviceChoice compute_device = sr::tools::parse_device(device);
+        sr::tools::require_model_device(compute_device);
         sr::tools::set_threads(threads);
         sr::set_cpu_precision(sr::parse_precision(precision));
         std::optional<sr::io::ImageFormat> format;
@@ -191,13 +192,14 @@ int main(int argc, char** argv) {
         const auto model = sr::models::load_model<float>(model_file);
         SR_CHECK(scale == 0 || scale == model.scale(), model_file.string(), ": the model upscales x", model.scale(),
                  ", not x", scale, " (-s); pick a model for x", scale);
-        const sr::infer::Upscaler upscaler(model);
+        const sr::infer::Upscaler upscaler(model, compute_device);
         const int s = upscaler.scale();
 
         const auto jobs = plan_jobs(input, output, recursive, format, compare);
         if (verbose || jobs.size() > 1)
-            std::fprintf(stderr, "sr-infer: %zu image(s), model %s (%s x%d)\n", jobs.size(), model_file.string().c_str(),
-                         sr::models::architecture_name(model.config().architecture), s);
+            std::fprintf(stderr, "sr-infer: %zu image(s), model %s (%s x%d), device %s\n", jobs.size(),
+                         model_file.string().c_str(), sr::models::architecture_name(model.config().architecture), s,
+                         sr::tools::describe_device(compute_device).c_str());
         int64_t done = 0, skipped = 0, failed = 0;
         double in_pixels = 0, out_pixels = 0, compute_seconds = 0;
         sr::tools::ProgressBar images("sr-infer", static_cast<int64_t>(jobs.size()), "images");
@@ -265,6 +267,9 @@ int main(int argc, char** argv) {
                     "%.3f output Mpixel/s\n",
                     static_cast<long long>(done), static_cast<long long>(skipped), static_cast<long long>(failed),
                     seconds, in_pixels / 1e6, out_pixels / 1e6, compute_seconds > 0 ? out_pixels / 1e6 / compute_seconds : 0.0);
+        if (verbose && compute_device.cuda)
+            std::fprintf(stderr, "sr-infer: %s on %s\n", sr::tools::peak_device_memory(compute_device).c_str(),
+                         sr::tools::describe_device(compute_device).c_str());
         return failed > 0 ? 1 : 0;
     });
 }

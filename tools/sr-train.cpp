@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include <atomic>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <string>
@@ -63,7 +64,10 @@ int main(int argc, char** argv) {
     app.add_flag("--save-best-models-only", o.save_best_models_only, "save a model only when validation PSNR improves");
     app.add_option("--save-models-after-epoch", o.save_models_after_epoch, "save no model before this epoch")->capture_default_str();
     app.add_option("--seed", o.seed, "random seed (initialisation, crops, augmentation)")->capture_default_str();
-    app.add_option("--device", o.device, "cpu or cuda:N")->capture_default_str();
+    app.add_option("--device", o.device, "cpu or cuda:N (with --resume: move the run to this device)")->capture_default_str();
+    app.add_flag("--deterministic", o.deterministic, "GPU: deterministic convolutions, so --resume continues exactly "
+                                                     "(slower; the CPU always is)");
+    app.add_flag("--tf32", o.tf32, "GPU: TF32 tensor cores for float convolutions (faster, about 1e-3 relative error)");
     app.add_option("--threads", o.threads, "compute threads (0: all)")->capture_default_str();
     app.add_option("--loader-threads", o.loader_threads, "data loading threads")->capture_default_str();
     std::string precision = "fp32";
@@ -79,7 +83,9 @@ int main(int argc, char** argv) {
         if (num_blocks) o.num_res_blocks = num_blocks;
         if (expansion) o.res_expansion = expansion;
         if (res_scaling > 0) o.res_scaling = res_scaling;
-        sr::tools::require_model_device(sr::tools::parse_device(o.device));
+        // With --resume the run's args.json names the device unless --device is given.
+        if (resume.empty() || app.count("--device"))
+            sr::tools::require_model_device(sr::parse_device(o.device, "--device"), "--device");
         std::signal(SIGINT, on_interrupt);
         std::signal(SIGTERM, on_interrupt);
 
@@ -98,13 +104,15 @@ int main(int argc, char** argv) {
                 first_step = step - 1;
                 bar = std::make_unique<sr::tools::ProgressBar>("train", total - first_step, "steps");
             }
-            loss_average = loss_average == 0 ? loss : 0.98 * loss_average + 0.02 * loss;
+            // On a GPU the loss is read every few steps; before the first read it is NaN.
+            if (std::isfinite(loss)) loss_average = loss_average == 0 ? loss : 0.98 * loss_average + 0.02 * loss;
             char note[96];
             std::snprintf(note, sizeof note, "step %lld loss %.4f lr %.2e", static_cast<long long>(step), loss_average, lr);
             bar->update(step - first_step, note);
         };
         auto trainer = resume.empty() ? sr::train::Trainer::start(o, callbacks)
-                                       : sr::train::Trainer::resume(resume, app.count("--epochs") ? o.epochs : 0, callbacks);
+                                       : sr::train::Trainer::resume(resume, app.count("--epochs") ? o.epochs : 0, callbacks,
+                                                                    app.count("--device") ? o.device : "");
         const auto outcome = trainer.run();
         if (bar) bar->finish();
         if (outcome == sr::train::Trainer::Outcome::interrupted) return 130;

@@ -14,12 +14,9 @@
 #include <vector>
 
 #include "sr/config.hpp"
+#include "sr/core/device_choice.hpp"
 #include "sr/core/error.hpp"
 #include "sr/core/parallel.hpp"
-
-#if SR_WITH_CUDA
-#include "sr/cuda/memory.hpp"
-#endif
 
 namespace sr::tools {
 
@@ -108,33 +105,45 @@ private:
     std::chrono::steady_clock::time_point m_start, m_last_draw{};
 };
 
-// The -g option: "cpu" (also "-1", as the ncnn tools spell it) or "cuda:N" / "N".
-struct DeviceChoice {
-    bool cuda = false;
-    int index = 0;
-};
+// The -g option: "cpu" (also "-1", as the ncnn tools spell it) or "cuda:N" / "N"
+// (sr/core/device_choice.hpp).
+using sr::DeviceChoice;
+inline DeviceChoice parse_device(const std::string& text) { return sr::parse_device(text, "-g"); }
 
-inline DeviceChoice parse_device(const std::string& text) {
-    if (text == "cpu" || text == "-1") return {};
-    std::string digits = text.rfind("cuda:", 0) == 0 ? text.substr(5) : text;
-    if (digits == "cuda") digits = "0";
-    if (!digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos)
-        return {true, std::stoi(digits)};
-    fail("-g ", text, ": expected cpu or cuda:N");
+// Checks that a chosen device can run the models and makes it current, or fails with one line
+// saying why not (no CUDA in this build, no GPU or driver, no such ordinal).
+inline void require_model_device(const DeviceChoice& device, const std::string& option = "-g") {
+    sr::select_device(device, option);
 }
 
-// Checks that a chosen device can run the models, or fails with what to do instead.
-inline void require_model_device(const DeviceChoice& device) {
-    if (!device.cuda) return;
+// "cuda:0 (NVIDIA H200, 139.8 GiB)" or "cpu", for -v.
+inline std::string describe_device(const DeviceChoice& device) {
 #if SR_WITH_CUDA
-    const int count = sr::cuda::device_count();
-    SR_CHECK(count > 0, "-g cuda:", device.index, ": no CUDA GPU is visible; use -g cpu");
-    SR_CHECK(device.index < count, "-g cuda:", device.index, ": only ", count, " CUDA GPU(s) visible");
-    fail("-g cuda:", device.index, ": the CUDA backend of this build has no convolutions yet (cuDNN), so the models run "
-         "on the CPU only; use -g cpu");
-#else
-    fail("-g cuda:", device.index, ": this build of sr has no CUDA support (SR_WITH_CUDA=OFF or nvcc missing); use -g cpu");
+    if (device.cuda) {
+        const auto p = sr::cuda::device_properties(device.index);
+        char buffer[160];
+        std::snprintf(buffer, sizeof buffer, "%s (%s, %.1f GiB)", device.name().c_str(), p.name.c_str(),
+                      static_cast<double>(p.total_memory) / (1024.0 * 1024.0 * 1024.0));
+        return buffer;
+    }
 #endif
+    return device.name();
+}
+
+// The device's peak memory use so far (the pool's high-water mark), for -v; empty on the CPU.
+inline std::string peak_device_memory(const DeviceChoice& device) {
+#if SR_WITH_CUDA
+    if (device.cuda) {
+        const auto stats = sr::cuda::memory_stats();
+        char buffer[128];
+        std::snprintf(buffer, sizeof buffer, "peak device memory %.1f MiB in use, %.1f MiB reserved by the pool",
+                      static_cast<double>(stats.peak_in_use) / (1024.0 * 1024.0),
+                      static_cast<double>(stats.peak_reserved) / (1024.0 * 1024.0));
+        return buffer;
+    }
+#endif
+    (void)device;
+    return "";
 }
 
 inline void set_threads(int threads) {

@@ -14,13 +14,19 @@
 //   - alpha: the network sees the colour, alpha is enlarged with bicubic and re-attached;
 //   - gray images are run as RGB (equal channels) and averaged back to one channel;
 //   - 16-bit images: values / 257 in, x 257 out, written back as 16 bits.
-// The network runs on the CPU with weight norm folded and no gradient recording.
+// The network runs with weight norm folded and no gradient recording, on the CPU or on a CUDA
+// device: there each tile (each transform of it, with the ensemble) is uploaded, run, and its
+// result downloaded, so images, the ensemble's sum and the output stay on the host and only one
+// tile's activations live on the device.
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <variant>
 #include <vector>
 
 #include "sr/autograd/grad_mode.hpp"
+#include "sr/config.hpp"
+#include "sr/core/device_choice.hpp"
 #include "sr/data/bicubic.hpp"
 #include "sr/infer/tiling.hpp"
 #include "sr/io/image_convert.hpp"
@@ -33,17 +39,29 @@ struct UpscaleOptions {
     int64_t tile = 0;        // LR tile core side; 0 = from available memory; < 0 = whole image
     int64_t overlap = -1;    // LR pixels of margin; < 0 = the model's receptive radius (exact)
     bool ensemble = false;   // 8-way self-ensemble (8x the work)
-    double memory_budget = 0;  // bytes for activations with tile = 0; 0 = half the available memory, at most 4 GiB
+    double memory_budget = 0;  // bytes for activations with tile = 0; 0 = half the available memory (CPU: at most
+                               // 4 GiB; CUDA: half the device's free memory plus what our pool holds unused)
     // Called after each tile with (tiles done, tiles in total).
     std::function<void(int64_t, int64_t)> progress;
 };
 
 class Upscaler {
 public:
-    explicit Upscaler(const models::AnyModel<float>& model) : m_model(model.fold_weight_norm()) {}
+    // Runs `model` on `device`: a CUDA device gets a copy of the weights (the device must exist;
+    // see select_device), the CPU uses the model's own.
+    explicit Upscaler(const models::AnyModel<float, Cpu>& model, const DeviceChoice& device = {})
+        : m_model(on_device(model, device)), m_device(device) {}
+#if SR_WITH_CUDA
+    // Runs a model that already lives on the current CUDA device (e.g. the one being trained).
+    explicit Upscaler(const models::AnyModel<float, Cuda>& model)
+        : m_model(model.fold_weight_norm()), m_device{true, current_device_index()} {}
+#endif
 
-    int scale() const { return m_model.scale(); }
-    const models::ModelConfig& config() const { return m_model.config(); }
+    int scale() const { return config().scale; }
+    const models::ModelConfig& config() const {
+        return std::visit([](const auto& m) -> const models::ModelConfig& { return m.config(); }, m_model);
+    }
+    const DeviceChoice& device() const { return m_device; }
     int64_t receptive_radius() const { return models::receptive_radius(config()); }
 
     // The tiles an h x w LR image is processed in, with these options.
@@ -52,7 +70,7 @@ public:
         int64_t tile = options.tile;
         if (tile == 0) {
             double budget = options.memory_budget;
-            if (budget <= 0) budget = std::min(4.0 * (1 << 30), 0.5 * std::max(available_memory_bytes(), 1.0 * (1 << 30)));
+            if (budget <= 0) budget = default_memory_budget();
             tile = auto_tile_size(config(), height, width, overlap, budget);
         }
         return plan_tiles(height, width, tile, overlap);
@@ -70,7 +88,7 @@ public:
         int64_t done = 0;
         for (const Tile& t : tiles) {
             const Tensor<float> input = lr.crop(t.in_top, t.in_left, t.in_height, t.in_width).contiguous();
-            const Tensor<float> output = options.ensemble ? ensemble_forward(input) : m_model(input);
+            const Tensor<float> output = options.ensemble ? ensemble_forward(input) : forward(input);
             sink(output.crop((t.top - t.in_top) * s, (t.left - t.in_left) * s, t.height * s, t.width * s), t.top * s,
                  t.left * s);
             if (options.progress) options.progress(++done, static_cast<int64_t>(tiles.size()));
@@ -110,6 +128,54 @@ public:
     }
 
 private:
+#if SR_WITH_CUDA
+    using ModelVariant = std::variant<models::AnyModel<float, Cpu>, models::AnyModel<float, Cuda>>;
+    static int current_device_index() { return cuda::current_device(); }
+#else
+    using ModelVariant = std::variant<models::AnyModel<float, Cpu>>;
+#endif
+
+    static ModelVariant on_device(const models::AnyModel<float, Cpu>& model, const DeviceChoice& device) {
+        if (!device.cuda) return model.fold_weight_norm();
+#if SR_WITH_CUDA
+        select_device(device);
+        // Folded after the upload: a folded model has no v/g for AnyModel::to to copy.
+        return model.to<Cuda>().fold_weight_norm();
+#else
+        select_device(device);  // fails: no CUDA in this build
+        return model.fold_weight_norm();
+#endif
+    }
+
+    // The network on one CPU tensor [1, h, w, 3] -> [1, sh, sw, 3] on the CPU.
+    Tensor<float> forward(const Tensor<float>& input) const {
+        return std::visit(
+            [&](const auto& model) -> Tensor<float> {
+                using D = typename std::decay_t<decltype(model)>::device_type;
+                if constexpr (is_cpu_v<D>)
+                    return model(input);
+                else
+                    return model(input.template to<D>()).template to<Cpu>();
+            },
+            m_model);
+    }
+
+    // tile = 0: half the memory activations may use on the model's device.
+    double default_memory_budget() const {
+#if SR_WITH_CUDA
+        if (m_device.cuda) {
+            std::size_t free_bytes = 0, total_bytes = 0;
+            cuda::memory_info(free_bytes, total_bytes);
+            // Memory our stream-ordered pool keeps for reuse is free to us, though not to the driver.
+            const cuda::MemoryStats stats = cuda::memory_stats();
+            const double pooled =
+                stats.reserved > stats.in_use ? static_cast<double>(stats.reserved - stats.in_use) : 0.0;
+            return 0.5 * (static_cast<double>(free_bytes) + pooled);
+        }
+#endif
+        return std::min(4.0 * (1 << 30), 0.5 * std::max(available_memory_bytes(), 1.0 * (1 << 30)));
+    }
+
     // Mean over the 8 dihedral transforms: f(x) = mean_t T_t^-1(model(T_t(x))).
     Tensor<float> ensemble_forward(const Tensor<float>& input) const {
         const int h = static_cast<int>(input.dim(1)), w = static_cast<int>(input.dim(2)), s = scale();
@@ -119,7 +185,7 @@ private:
             const io::DihedralMap map = io::dihedral_map(t, h, w);
             auto transformed = Tensor<float>::empty({1, map.out_height, map.out_width, 3});
             io::dihedral_copy(input.data(), h, w, 3, t, transformed.data());
-            const Tensor<float> y = m_model(transformed);
+            const Tensor<float> y = forward(transformed);
             io::dihedral_copy(y.data(), static_cast<int>(y.dim(1)), static_cast<int>(y.dim(2)), 3, io::dihedral_inverse(t),
                               back.data());
             ops::add_scaled_into(sum, sum, back, 1.f);
@@ -149,7 +215,8 @@ private:
         }
     }
 
-    models::AnyModel<float> m_model;
+    ModelVariant m_model;
+    DeviceChoice m_device;
 };
 
 }  // namespace sr::infer

@@ -33,6 +33,26 @@ public:
     AnyModel fold_weight_norm() const {
         return AnyModel(std::visit([](const auto& m) -> Variant { return m.fold_weight_norm(); }, m_model));
     }
+    // The same network with its parameters copied to device D2 (uploaded to a GPU, or downloaded
+    // for saving): rebuilt there from the config, then every parameter copied by name. The copy
+    // shares nothing with *this. A model is folded or not as a whole (fold_weight_norm), and a
+    // folded one has no v/g to copy, so folding happens after moving, never before.
+    template <class D2>
+    AnyModel<T, D2> to() const {
+        Rng rng(0);  // the initial values are overwritten
+        AnyModel<T, D2> moved(config(), rng);
+        const auto source = parameters();
+        const auto target = moved.parameters();
+        SR_CHECK(source.size() == target.size(), "AnyModel::to: ", source.size(), " parameters here, ", target.size(),
+                 " in the rebuilt model (is this model folded? move it before fold_weight_norm)");
+        for (std::size_t i = 0; i < source.size(); ++i) {
+            SR_CHECK(source[i].name == target[i].name && source[i].tensor.shape() == target[i].tensor.shape(),
+                     "AnyModel::to: parameter '", source[i].name, "' ", source[i].tensor.shape(),
+                     " does not match the rebuilt model's '", target[i].name, "' ", target[i].tensor.shape());
+            source[i].tensor.template to<D2>().copy_to(target[i].tensor);
+        }
+        return moved;
+    }
 
 private:
     using Variant = std::variant<Edsr<T, D>, WdsrA<T, D>, WdsrB<T, D>>;

@@ -6,6 +6,8 @@
 //   metadata: format = sr-training-state, step (optimizer steps done), last_validated_epoch,
 //             best_psnr, plus the model metadata (arch, scale, ...)
 // Batches and learning rates are functions of (seed, step), so nothing else is needed.
+// Model and optimizer may live on any device: tensors are downloaded for writing and uploaded
+// onto the model's device when read, so a run can be resumed on another device.
 #include <filesystem>
 #include <limits>
 #include <map>
@@ -23,8 +25,9 @@ struct TrainingState {
     double best_psnr = -std::numeric_limits<double>::infinity();
 };
 
-inline void save_training_state(const std::filesystem::path& path, const models::AnyModel<float>& model,
-                                const optim::Adam<float, Cpu>& optimizer, const TrainingState& state) {
+template <class D>
+void save_training_state(const std::filesystem::path& path, const models::AnyModel<float, D>& model,
+                         const optim::Adam<float, D>& optimizer, const TrainingState& state) {
     io::SafetensorsWriter writer;
     for (const auto& p : model.parameters()) writer.add("model." + p.name, p.tensor);
     for (const auto& p : optimizer.state()) writer.add("optimizer." + p.name, p.tensor);
@@ -39,8 +42,9 @@ inline void save_training_state(const std::filesystem::path& path, const models:
 
 // Loads weights and moments into `model` and `optimizer` (built from the run's options) and
 // returns the counters. Fails naming the file when it is not a training state of this model.
-inline TrainingState load_training_state(const std::filesystem::path& path, const models::AnyModel<float>& model,
-                                         optim::Adam<float, Cpu>& optimizer) {
+template <class D>
+TrainingState load_training_state(const std::filesystem::path& path, const models::AnyModel<float, D>& model,
+                                  optim::Adam<float, D>& optimizer) {
     const io::SafetensorsFile file = io::read_safetensors(path);
     const auto& m = file.metadata();
     auto it = m.find("format");
@@ -56,14 +60,14 @@ inline TrainingState load_training_state(const std::filesystem::path& path, cons
         auto values = file.tensor_f32(name);
         SR_CHECK(values.shape() == p.tensor.shape(), path.string(), ": '", p.name, "' has shape ", values.shape(),
                  ", the model needs ", p.tensor.shape());
-        values.copy_to(p.tensor);
+        values.template to<D>().copy_to(p.tensor);
     }
-    nn::ParameterList<float, Cpu> moments;
+    nn::ParameterList<float, D> moments;
     for (const auto& p : optimizer.parameters())
         for (const char* suffix : {".exp_avg", ".exp_avg_sq"}) {
             const std::string name = "optimizer." + p.name + suffix;
             SR_CHECK(file.contains(name), path.string(), ": no optimizer state for '", p.name, "'");
-            moments.push_back({p.name + suffix, file.tensor_f32(name)});
+            moments.push_back({p.name + suffix, file.tensor_f32(name).template to<D>()});
         }
     TrainingState state;
     state.step = static_cast<int64_t>(number("step"));

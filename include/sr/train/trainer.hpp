@@ -13,6 +13,17 @@
 // seed's step-decay learning rate. Batches depend only on (seed, step) and the kernels are
 // deterministic for a given thread count, so a resumed run reproduces an uninterrupted one bit for
 // bit (tests/test_train.cpp checks it).
+//
+// Devices (TrainOptions::device, "cpu" or "cuda:N"): the loop is one template, TrainerImpl<D>,
+// behind the Trainer facade. On a GPU, model and Adam moments live on the device; each batch is
+// uploaded from pinned memory on the copy stream right after the previous step was enqueued, so
+// the upload and the loader's work overlap that step; the loss is summed on the device and read
+// only at log points (every log_every steps, epoch ends, interruption), where the divergence check
+// runs, so a step has no host wait. Validation runs on the device; checkpoints and model files are
+// downloaded for writing and uploaded when read. cuDNN picks its algorithms by timing, which can
+// differ between processes: --deterministic restricts it to deterministic engines chosen by
+// heuristics alone, so --resume on a GPU reproduces an uninterrupted run exactly. TF32 stays off
+// unless --tf32.
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -24,8 +35,13 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <type_traits>
+#include <variant>
 
 #include "sr/autograd/backward.hpp"
+#include "sr/config.hpp"
+#include "sr/core/device_choice.hpp"
+#include "sr/cuda/conv2d.hpp"
 #include "sr/data/batch_loader.hpp"
 #include "sr/data/validation.hpp"
 #include "sr/infer/upscaler.hpp"
@@ -45,6 +61,8 @@ namespace sr::train {
 // What the caller sees while a run progresses.
 struct TrainerCallbacks {
     std::function<bool()> stop_requested;                          // polled between steps
+    // After each step; `loss` is that step's on the CPU, and on a GPU the mean of the steps last
+    // read (every log point; NaN before the first).
     std::function<void(int64_t step, int64_t total, double loss, double lr)> on_step;
     std::function<void(const std::string& line)> on_message;       // the lines also written to train.log
 };
@@ -55,98 +73,205 @@ struct EpochResult {
     std::filesystem::path saved;  // empty when the policy saved nothing
 };
 
-class Trainer {
+enum class TrainOutcome { finished, interrupted };
+
+namespace detail {
+
+// What the Trainer facade needs of a run, whatever device it trains on.
+class TrainerLoop {
 public:
-    enum class Outcome { finished, interrupted };
+    virtual ~TrainerLoop() = default;
+    virtual void begin_new_run() = 0;
+    virtual void resume_from_checkpoint(bool rewrite_args) = 0;
+    virtual TrainOutcome run() = 0;
+    virtual const std::filesystem::path& run_dir() const = 0;
+    virtual models::AnyModel<float, Cpu> host_model() const = 0;
+    virtual const TrainOptions& options() const = 0;
+    virtual int64_t step() const = 0;
+    virtual const std::optional<EpochResult>& last_epoch() const = 0;
+};
 
-    // A new run in <outdir>/<timestamp>/.
-    static Trainer start(TrainOptions options, TrainerCallbacks callbacks = {}) {
-        options.validate();
-        const std::filesystem::path dir = new_run_directory(options.outdir);
-        Trainer t(std::move(options), dir, std::move(callbacks));
-        t.write_args();
-        t.message("run " + dir.string() + " started: " + t.describe());
-        if (!t.m_options.pretrained_model.empty()) t.load_pretrained();
-        return t;
+// The training loop on device D: model, optimizer state and the forward/backward of every step
+// live there; data loading, metrics and files stay on the host.
+template <class D>
+class TrainerImpl final : public TrainerLoop {
+public:
+    TrainerImpl(TrainOptions options, std::filesystem::path dir, TrainerCallbacks callbacks)
+        : m_options(std::move(options)), m_dir(std::move(dir)), m_callbacks(std::move(callbacks)),
+          m_model(configure_device_and_make_model(m_options)) {
+        initialise();
     }
 
-    // Continues the run in `run_dir` from checkpoint/last.safetensors; `epochs` > 0 extends or
-    // shortens the run (the seed's --epochs with --initial-epoch).
-    static Trainer resume(const std::filesystem::path& run_dir_argument, int epochs = 0, TrainerCallbacks callbacks = {}) {
-        std::error_code ec;
-        const std::filesystem::path run_dir = std::filesystem::canonical(run_dir_argument, ec);  // no trailing '/'
-        SR_CHECK(!ec, run_dir_argument.string(), ": no such run directory");
-        const auto args_path = run_dir / "args.json";
-        std::ifstream in(args_path);
-        SR_CHECK(in, args_path.string(), ": cannot read (is ", run_dir.string(), " an sr-train run directory?)");
-        nlohmann::json j;
-        try {
-            in >> j;
-        } catch (const nlohmann::json::exception& e) {
-            fail(args_path.string(), ": not valid JSON: ", e.what());
-        }
-        TrainOptions options = options_from_json(j, args_path.string());
-        if (epochs > 0) options.epochs = epochs;
-        options.validate();
-        Trainer t(std::move(options), run_dir, std::move(callbacks));
-        const auto state_path = run_dir / "checkpoint" / "last.safetensors";
+    void begin_new_run() override {
+        write_args();
+        message("run " + m_dir.string() + " started: " + describe());
+        if (!m_options.pretrained_model.empty()) load_pretrained();
+    }
+
+    void resume_from_checkpoint(bool rewrite_args) override {
+        const auto state_path = m_dir / "checkpoint" / "last.safetensors";
         SR_CHECK(std::filesystem::exists(state_path), state_path.string(), ": no checkpoint to resume from");
-        t.m_state = load_training_state(state_path, t.m_model, *t.m_optimizer);
-        t.m_loader->seek(t.m_state.step);
-        if (epochs > 0) t.write_args();
-        t.message("resumed at step " + std::to_string(t.m_state.step) + " of " + std::to_string(t.m_options.total_steps()) +
-                  ": " + t.describe());
-        return t;
+        m_state = load_training_state(state_path, m_model, *m_optimizer);
+        m_loader->seek(m_state.step);
+        if (rewrite_args) write_args();
+        message("resumed at step " + std::to_string(m_state.step) + " of " + std::to_string(m_options.total_steps()) +
+                ": " + describe());
     }
 
-    Outcome run() {
+    TrainOutcome run() override {
         const int64_t total = m_options.total_steps(), per_epoch = m_options.steps_per_epoch;
         // An interruption during validation leaves an epoch end not yet validated.
         if (m_state.step % per_epoch == 0 && m_state.step / per_epoch > m_state.last_validated_epoch) end_epoch();
-        double loss_sum = 0;
-        int64_t loss_count = 0;
+        m_loss_sum = 0, m_loss_count = 0;
+        std::optional<DeviceBatch> next;  // the batch of step m_state.step, already on its way to the device
         while (m_state.step < total) {
             if (m_callbacks.stop_requested && m_callbacks.stop_requested()) {
+                read_loss();  // never checkpoint weights a diverged step produced
                 save_checkpoint();
                 message("interrupted at step " + std::to_string(m_state.step) + "; checkpoint saved, continue with "
                         "sr-train --resume " + m_dir.string());
-                return Outcome::interrupted;
+                return TrainOutcome::interrupted;
             }
             const double lr = optim::learning_rate_at(m_schedule, m_state.step);
             m_optimizer->set_learning_rate(lr);
-            const data::Batch batch = m_loader->next();
+            const DeviceBatch batch = next ? std::move(*next) : upload(m_loader->next());
+            next.reset();
             m_optimizer->zero_grad();
-            Tensor<float> loss = l1_loss(m_model(batch.lr), batch.hr);
-            const double value = loss.item();
-            SR_CHECK(std::isfinite(value), "training diverged at step ", m_state.step, " (loss ", value,
-                     "); lower --learning-rate or resume from the last checkpoint");
-            loss.backward();
-            m_optimizer->step();
-            ++m_state.step;
-            loss_sum += value, ++loss_count, m_epoch_loss += value, ++m_epoch_steps;
-            if (m_state.step % m_options.log_every == 0 || m_state.step == total) {
-                m_events->add_scalar("train/loss", loss_sum / loss_count, m_state.step);
-                m_events->add_scalar("train/learning_rate", lr, m_state.step);
-                loss_sum = 0, loss_count = 0;
+            Tensor<float, D> loss = l1_loss(m_model(batch.lr), batch.hr);
+            if constexpr (is_cpu_v<D>) {
+                // On the CPU the value is at hand: check before the update, as always.
+                const double value = loss.item();
+                check_finite(value, m_state.step, m_state.step);
+                loss.backward();
+                m_optimizer->step();
+                record_loss(value, 1);
+            } else {
+                loss.backward();
+                m_optimizer->step();
+                accumulate_loss(loss);
+                // Enqueued work runs on; meanwhile the host prepares and uploads the next batch.
+                if (m_state.step + 1 < total) next = upload(m_loader->next());
             }
-            if (m_callbacks.on_step) m_callbacks.on_step(m_state.step, total, value, lr);
+            ++m_state.step;
+            const bool log_point = m_state.step % m_options.log_every == 0 || m_state.step == total;
+            if (log_point || m_state.step % per_epoch == 0) read_loss();
+            if (log_point && m_loss_count > 0) {
+                m_events->add_scalar("train/loss", m_loss_sum / static_cast<double>(m_loss_count), m_state.step);
+                m_events->add_scalar("train/learning_rate", lr, m_state.step);
+                m_loss_sum = 0, m_loss_count = 0;
+            }
+            if (m_callbacks.on_step) m_callbacks.on_step(m_state.step, total, m_last_loss, lr);
             if (m_state.step % per_epoch == 0) end_epoch();
         }
-        message("finished " + std::to_string(total) + " steps; best validation PSNR " + format_psnr(m_state.best_psnr) +
-                " dB");
-        return Outcome::finished;
+        std::string line = "finished " + std::to_string(total) + " steps; best validation PSNR " +
+                           format_psnr(m_state.best_psnr) + " dB";
+        if constexpr (is_cuda_v<D>) line += "; peak device memory " + format_mib(cuda::memory_stats().peak_in_use);
+        message(line);
+        return TrainOutcome::finished;
     }
 
-    const std::filesystem::path& run_dir() const { return m_dir; }
-    const models::AnyModel<float>& model() const { return m_model; }
-    const TrainOptions& options() const { return m_options; }
-    int64_t step() const { return m_state.step; }
-    const std::optional<EpochResult>& last_epoch() const { return m_last_epoch; }
+    const std::filesystem::path& run_dir() const override { return m_dir; }
+    models::AnyModel<float, Cpu> host_model() const override {
+        if constexpr (is_cpu_v<D>)
+            return m_model;
+        else
+            return m_model.template to<Cpu>();
+    }
+    const TrainOptions& options() const override { return m_options; }
+    int64_t step() const override { return m_state.step; }
+    const std::optional<EpochResult>& last_epoch() const override { return m_last_epoch; }
 
 private:
-    Trainer(TrainOptions options, std::filesystem::path dir, TrainerCallbacks callbacks)
-        : m_options(std::move(options)), m_dir(std::move(dir)), m_callbacks(std::move(callbacks)),
-          m_model(make_model(m_options)) {
+    struct DeviceBatch {
+        Tensor<float, D> lr, hr;
+    };
+
+    // Applies the run's device settings (process-wide for cuDNN) before anything is allocated.
+    static models::AnyModel<float, D> configure_device_and_make_model(const TrainOptions& o) {
+        if constexpr (is_cuda_v<D>) {
+            select_device(parse_device(o.device), "--device");
+            cuda::ConvSettings settings;
+            settings.deterministic = o.deterministic;
+            settings.allow_tf32 = o.tf32;
+            // Timed algorithm searches may pick differently in a resumed process; heuristics don't.
+            settings.measure = !o.deterministic;
+            cuda::set_conv_settings(settings);
+        }
+        // Initial values are drawn on the host and uploaded (nn::Conv2d), so a seed gives the
+        // same initial model on every device.
+        Rng rng(o.seed);
+        return models::AnyModel<float, D>(o.model_config(), rng);
+    }
+
+    DeviceBatch upload(const data::Batch& batch) {
+        if constexpr (is_cpu_v<D>) {
+            return {batch.lr, batch.hr};
+        } else {
+            return {upload_tensor(batch.lr), upload_tensor(batch.hr)};
+        }
+    }
+
+    Tensor<float, D> upload_tensor(const Tensor<float, Cpu>& host_tensor) {
+        static_assert(is_cuda_v<D>);
+        const Tensor<float, Cpu> host = host_tensor.contiguous();
+        const std::size_t bytes = static_cast<std::size_t>(host.numel()) * sizeof(float);
+        auto* device_data = static_cast<float*>(m_uploader->upload(host.data(), bytes));
+        return Tensor<float, D>::adopt_device_memory(host.shape(), device_data, m_uploader->device());
+    }
+
+    static void check_finite(double value, int64_t first_step, int64_t last_step) {
+        if (std::isfinite(value)) return;
+        if (first_step == last_step)
+            fail("training diverged at step ", first_step, " (loss ", value,
+                 "); lower --learning-rate or resume from the last checkpoint");
+        fail("training diverged between steps ", first_step, " and ", last_step, " (loss sum ", value,
+             "); lower --learning-rate or resume from the last checkpoint");
+    }
+
+    void record_loss(double sum, int64_t count) {
+        m_loss_sum += sum, m_loss_count += count, m_epoch_loss += sum, m_epoch_steps += count;
+        m_last_loss = sum / static_cast<double>(count);
+    }
+
+    // GPU: adds the step's loss to a device scalar; nothing reaches the host.
+    void accumulate_loss(const Tensor<float, D>& loss) {
+        NoGradGuard no_grad;
+        if (!m_device_loss_sum.defined()) m_device_loss_sum = Tensor<float, D>::zeros(loss.shape());
+        ops::add_scaled_into(m_device_loss_sum, m_device_loss_sum, loss.detach(), 1.f);
+        ++m_device_loss_count;
+    }
+
+    // GPU: reads the losses summed since the last read (waits for the steps to finish) and checks
+    // them; on the CPU every step was recorded already.
+    void read_loss() {
+        if constexpr (is_cuda_v<D>) {
+            if (m_device_loss_count == 0) return;
+            const double sum = m_device_loss_sum.item();
+            const int64_t count = m_device_loss_count;
+            m_device_loss_sum.fill_zero_();
+            m_device_loss_count = 0;
+            check_finite(sum, m_state.step - count, m_state.step - 1);
+            record_loss(sum, count);
+        }
+    }
+
+    static std::string format_mib(std::size_t bytes) {
+        char buffer[32];
+        std::snprintf(buffer, sizeof buffer, "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+        return buffer;
+    }
+
+    std::string device_description() const {
+        if constexpr (is_cuda_v<D>) {
+            const int index = cuda::current_device();
+            return "cuda:" + std::to_string(index) + " (" + cuda::device_properties(index).name + ")" +
+                   (m_options.deterministic ? ", deterministic" : "") + (m_options.tf32 ? ", TF32" : "");
+        } else {
+            return "cpu";
+        }
+    }
+
+    void initialise() {
         if (m_options.threads > 0) set_num_threads(m_options.threads);
         std::filesystem::create_directories(m_dir / "models");
         std::filesystem::create_directories(m_dir / "checkpoint");
@@ -166,27 +291,14 @@ private:
         validation.lr_patch_size = m_options.lr_patch_size, validation.batch_size = m_options.batch_size;
         validation.seed = m_options.seed + 1;
         m_validation = std::make_unique<data::ValidationSet>(m_data.valid, validation);
-        m_optimizer = std::make_unique<optim::Adam<float, Cpu>>(m_model.parameters(),
-                                                                optim::AdamOptions{m_options.base_learning_rate()});
+        m_optimizer = std::make_unique<optim::Adam<float, D>>(m_model.parameters(),
+                                                              optim::AdamOptions{m_options.base_learning_rate()});
         m_schedule = optim::step_decay(m_options.base_learning_rate(),
                                        static_cast<int64_t>(m_options.learning_rate_step_size) * m_options.steps_per_epoch,
                                        m_options.learning_rate_decay, m_options.total_steps());
-    }
-
-    static models::AnyModel<float> make_model(const TrainOptions& o) {
-        Rng rng(o.seed);
-        return models::AnyModel<float>(o.model_config(), rng);
-    }
-
-    static std::filesystem::path new_run_directory(const std::filesystem::path& outdir) {
-        const std::time_t now = std::time(nullptr);
-        char stamp[32];
-        std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
-        std::filesystem::create_directories(outdir);
-        std::filesystem::path dir = outdir / stamp;
-        for (int i = 1; std::filesystem::exists(dir); ++i) dir = outdir / (std::string(stamp) + "-" + std::to_string(i));
-        std::filesystem::create_directories(dir);
-        return dir;
+        // Four slots: a batch is two uploads (LR, HR), and the next batch's must not wait for the
+        // slots of the one the device is still reading.
+        if constexpr (is_cuda_v<D>) m_uploader = std::make_unique<cuda::PinnedUpload>(4);
     }
 
     std::string describe() const {
@@ -196,7 +308,8 @@ private:
             << " filters, " << c.num_blocks << " blocks) x" << c.scale << ", " << nn::count_elements(m_model.parameters())
             << " parameters; training on " << m_data.train->describe() << "; validating on " << m_data.valid->describe()
             << "; " << m_options.epochs << " epochs of " << m_options.steps_per_epoch << " steps, batch "
-            << m_options.batch_size << ", learning rate " << m_options.base_learning_rate();
+            << m_options.batch_size << ", learning rate " << m_options.base_learning_rate() << "; device "
+            << device_description();
         return out.str();
     }
 
@@ -247,7 +360,7 @@ private:
         const infer::Upscaler upscaler(m_model);
         for (int64_t b = 0; b < batches; ++b) {
             const data::Batch batch = m_validation->get(b);
-            const Tensor<float> sr_batch = m_options.benchmark ? upscaler.upscale(batch.lr) : m_model(batch.lr);
+            const Tensor<float> sr_batch = m_options.benchmark ? upscaler.upscale(batch.lr) : forward_on_host(batch.lr);
             for (int64_t i = 0; i < sr_batch.dim(0); ++i) {
                 const Tensor<float> sr_image = sr_batch.slice_batch(i, i + 1), hr = batch.hr.slice_batch(i, i + 1);
                 psnr_sum += metrics::evaluate_pair(sr_image, hr, metrics::MetricsProtocol::seed(), false).psnr;
@@ -263,6 +376,14 @@ private:
         r.psnr = psnr_sum / static_cast<double>(images);
         if (m_options.benchmark) r.psnr_y = psnr_y_sum / static_cast<double>(images);
         return r;
+    }
+
+    // The model on a host batch, result on the host (validation: metrics run on the CPU).
+    Tensor<float> forward_on_host(const Tensor<float>& lr) const {
+        if constexpr (is_cpu_v<D>)
+            return m_model(lr);
+        else
+            return m_model(lr.template to<D>()).template to<Cpu>();
     }
 
     static Tensor<float> quantized(const Tensor<float>& image) {
@@ -310,18 +431,107 @@ private:
     TrainOptions m_options;
     std::filesystem::path m_dir;
     TrainerCallbacks m_callbacks;
-    models::AnyModel<float> m_model;
+    models::AnyModel<float, D> m_model;
     TrainingData m_data;
     std::unique_ptr<data::BatchLoader> m_loader;
     std::unique_ptr<data::ValidationSet> m_validation;
-    std::unique_ptr<optim::Adam<float, Cpu>> m_optimizer;
+    std::unique_ptr<optim::Adam<float, D>> m_optimizer;
     optim::Schedule m_schedule;
     std::unique_ptr<io::EventWriter> m_events;
     std::ofstream m_log;
     TrainingState m_state;
+    double m_loss_sum = 0;     // losses read since the last train/loss event
+    int64_t m_loss_count = 0;
+    double m_last_loss = std::nan("");  // the latest value read (the mean of the last read)
     double m_epoch_loss = 0;
     int64_t m_epoch_steps = 0;
     std::optional<EpochResult> m_last_epoch;
+    // GPU only: staging for batch uploads, and the losses enqueued since the last read.
+    std::conditional_t<is_cuda_v<D>, std::unique_ptr<cuda::PinnedUpload>, std::monostate> m_uploader{};
+    Tensor<float, D> m_device_loss_sum;
+    int64_t m_device_loss_count = 0;
+};
+
+inline std::filesystem::path new_run_directory(const std::filesystem::path& outdir) {
+    const std::time_t now = std::time(nullptr);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
+    std::filesystem::create_directories(outdir);
+    std::filesystem::path dir = outdir / stamp;
+    for (int i = 1; std::filesystem::exists(dir); ++i) dir = outdir / (std::string(stamp) + "-" + std::to_string(i));
+    std::filesystem::create_directories(dir);
+    return dir;
+}
+
+// The loop for the options' device; fails with one line when that device cannot be used.
+inline std::unique_ptr<TrainerLoop> make_loop(TrainOptions options, std::filesystem::path dir, TrainerCallbacks callbacks) {
+    const DeviceChoice device = parse_device(options.device, "--device");
+    if (!device.cuda) return std::make_unique<TrainerImpl<Cpu>>(std::move(options), std::move(dir), std::move(callbacks));
+#if SR_WITH_CUDA
+    return std::make_unique<TrainerImpl<Cuda>>(std::move(options), std::move(dir), std::move(callbacks));
+#else
+    select_device(device, "--device");  // throws: this build has no CUDA
+    return nullptr;
+#endif
+}
+
+}  // namespace detail
+
+class Trainer {
+public:
+    using Outcome = TrainOutcome;
+
+    // A new run in <outdir>/<timestamp>/.
+    static Trainer start(TrainOptions options, TrainerCallbacks callbacks = {}) {
+        options.validate();
+        select_device(parse_device(options.device, "--device"), "--device");  // before a run directory exists
+        const std::filesystem::path dir = detail::new_run_directory(options.outdir);
+        Trainer t(detail::make_loop(std::move(options), dir, std::move(callbacks)));
+        t.m_loop->begin_new_run();
+        return t;
+    }
+
+    // Continues the run in `run_dir` from checkpoint/last.safetensors; `epochs` > 0 extends or
+    // shortens the run (the seed's --epochs with --initial-epoch); a non-empty `device` moves it
+    // to another device ("cpu", "cuda:N"; exact continuation needs the same device and settings).
+    static Trainer resume(const std::filesystem::path& run_dir_argument, int epochs = 0, TrainerCallbacks callbacks = {},
+                          const std::string& device = "") {
+        std::error_code ec;
+        const std::filesystem::path run_dir = std::filesystem::canonical(run_dir_argument, ec);  // no trailing '/'
+        SR_CHECK(!ec, run_dir_argument.string(), ": no such run directory");
+        const auto args_path = run_dir / "args.json";
+        std::ifstream in(args_path);
+        SR_CHECK(in, args_path.string(), ": cannot read (is ", run_dir.string(), " an sr-train run directory?)");
+        nlohmann::json j;
+        try {
+            in >> j;
+        } catch (const nlohmann::json::exception& e) {
+            fail(args_path.string(), ": not valid JSON: ", e.what());
+        }
+        TrainOptions options = options_from_json(j, args_path.string());
+        if (epochs > 0) options.epochs = epochs;
+        const bool device_changed = !device.empty() && device != options.device;
+        if (device_changed) options.device = device;
+        options.validate();
+        select_device(parse_device(options.device, "--device"), "--device");
+        Trainer t(detail::make_loop(std::move(options), run_dir, std::move(callbacks)));
+        t.m_loop->resume_from_checkpoint(epochs > 0 || device_changed);
+        return t;
+    }
+
+    Outcome run() { return m_loop->run(); }
+
+    const std::filesystem::path& run_dir() const { return m_loop->run_dir(); }
+    // The model being trained, on the host: the trained model itself on the CPU (sharing its
+    // weights), a downloaded copy when training runs on a GPU.
+    models::AnyModel<float> model() const { return m_loop->host_model(); }
+    const TrainOptions& options() const { return m_loop->options(); }
+    int64_t step() const { return m_loop->step(); }
+    const std::optional<EpochResult>& last_epoch() const { return m_loop->last_epoch(); }
+
+private:
+    explicit Trainer(std::unique_ptr<detail::TrainerLoop> loop) : m_loop(std::move(loop)) {}
+    std::unique_ptr<detail::TrainerLoop> m_loop;
 };
 
 }  // namespace sr::train
