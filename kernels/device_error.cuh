@@ -1,8 +1,11 @@
 #pragma once
 // Deferred device errors (sr::cuda::check_device_errors in sr/cuda/memory.hpp): a kernel that finds
-// invalid data records it in its device's error word, in mapped page-locked memory, and goes on;
-// the host reads the word at the next synchronising point and raises the CPU op's sr::Error.
-// This keeps launches free of host waits.
+// invalid data records it and goes on; the host reads the record at the next synchronising point
+// and raises the CPU op's sr::Error. This keeps launches free of host waits.
+//
+// The first reporter claims a word in device memory (device atomics; atomics on host memory over
+// PCIe are not portable), then writes the record into mapped page-locked host memory with plain
+// stores, the code last, so the host reads it without a copy.
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -15,24 +18,30 @@ enum DeviceErrorCode : int {
 };
 
 struct DeviceErrorRecord {
-    int code;  // 0, or -1 while a kernel writes the fields, or a DeviceErrorCode
+    int code;  // 0 or a DeviceErrorCode, written last
     int rank;
     long long value;
     long long dims[6];
 };
 
-// The current device's record, as a device-visible pointer (defined in memory.cu).
-DeviceErrorRecord* device_error_record();
+struct DeviceErrorSink {
+    int* claim;                 // device memory: 0 = free, 1 = a record was written
+    DeviceErrorRecord* record;  // device view of the host-mapped record
+};
+
+// The current device's sink (defined in memory.cu).
+DeviceErrorSink device_error_sink();
 
 // Records the first error of the device; later ones are dropped until the host has raised it.
-__device__ inline void report_device_error(DeviceErrorRecord* record, int code, long long value, int rank,
+__device__ inline void report_device_error(DeviceErrorSink sink, int code, long long value, int rank,
                                            const long long* dims) {
-    if (atomicCAS(&record->code, 0, -1) != 0) return;
+    if (atomicCAS(sink.claim, 0, 1) != 0) return;
+    volatile DeviceErrorRecord* record = sink.record;
     record->value = value;
     record->rank = rank;
     for (int i = 0; i < rank && i < 6; ++i) record->dims[i] = dims[i];
     __threadfence_system();
-    atomicExch(&record->code, code);
+    record->code = code;
 }
 
 }  // namespace sr::cuda::detail

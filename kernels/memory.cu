@@ -1,5 +1,6 @@
 // The CUDA runtime as the engine uses it (declared in sr/cuda/memory.hpp): per-device compute and
 // copy streams, the stream-ordered pool, copies, deferred device errors and pinned uploads.
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -27,7 +28,7 @@ struct DeviceState {
     cudaStream_t copy = nullptr;
     cudaMemPool_t pool = nullptr;
     detail::DeviceErrorRecord* error_host = nullptr;
-    detail::DeviceErrorRecord* error_device = nullptr;
+    detail::DeviceErrorSink error_sink{};
 };
 
 int current_device_unchecked() {
@@ -52,7 +53,10 @@ void initialise(DeviceState& state, int device) {
     state.error_host = static_cast<detail::DeviceErrorRecord*>(record);
     void* device_view = nullptr;
     SR_CUDA_CHECK(cudaHostGetDevicePointer(&device_view, record, 0));
-    state.error_device = static_cast<detail::DeviceErrorRecord*>(device_view);
+    state.error_sink.record = static_cast<detail::DeviceErrorRecord*>(device_view);
+    SR_CUDA_CHECK(cudaMalloc(&state.error_sink.claim, sizeof(int)));
+    // On the compute stream: a non-blocking stream does not wait for the legacy default stream.
+    SR_CUDA_CHECK(cudaMemsetAsync(state.error_sink.claim, 0, sizeof(int), state.compute));
     if (previous != device) SR_CUDA_CHECK(cudaSetDevice(previous));
 }
 
@@ -67,6 +71,14 @@ DeviceState& device_state(int device) {
 
 DeviceState& current_state() { return device_state(current_device_unchecked()); }
 
+// SR_CUDA_CHECK with what the call was doing (sizes), for errors a user can place.
+template <class... Context>
+void check_call(cudaError_t status, const char* call, Context&&... context) {
+    if (status == cudaSuccess) return;
+    cudaGetLastError();
+    ::sr::fail("CUDA error in ", call, " (", std::forward<Context>(context)..., "): ", cudaGetErrorString(status));
+}
+
 std::size_t pool_attribute(cudaMemPool_t pool, cudaMemPoolAttr attribute) {
     uint64_t value = 0;
     SR_CUDA_CHECK(cudaMemPoolGetAttribute(pool, attribute, &value));
@@ -79,7 +91,7 @@ namespace detail {
 
 cudaStream_t compute_stream() { return current_state().compute; }
 
-DeviceErrorRecord* device_error_record() { return current_state().error_device; }
+DeviceErrorSink device_error_sink() { return current_state().error_sink; }
 
 }  // namespace detail
 
@@ -184,9 +196,10 @@ MemoryStats memory_stats() {
     cudaMemPool_t pool = current_state().pool;
     MemoryStats stats;
     stats.in_use = pool_attribute(pool, cudaMemPoolAttrUsedMemCurrent);
-    stats.peak_in_use = pool_attribute(pool, cudaMemPoolAttrUsedMemHigh);
     stats.reserved = pool_attribute(pool, cudaMemPoolAttrReservedMemCurrent);
-    stats.peak_reserved = pool_attribute(pool, cudaMemPoolAttrReservedMemHigh);
+    // A high-water mark reset to 0 reads 0 until the next allocation; the peak is never below now.
+    stats.peak_in_use = std::max(pool_attribute(pool, cudaMemPoolAttrUsedMemHigh), stats.in_use);
+    stats.peak_reserved = std::max(pool_attribute(pool, cudaMemPoolAttrReservedMemHigh), stats.reserved);
     return stats;
 }
 
@@ -207,39 +220,48 @@ void release_cached_memory() {
 void copy_host_to_device(void* device_dst, const void* host_src, std::size_t bytes) {
     if (bytes == 0) return;
     cudaStream_t stream = current_state().compute;
-    SR_CUDA_CHECK(cudaMemcpyAsync(device_dst, host_src, bytes, cudaMemcpyHostToDevice, stream));
+    check_call(cudaMemcpyAsync(device_dst, host_src, bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync",
+               "host to device, ", bytes, " bytes");
     // From pageable memory the driver may still read host_src after cudaMemcpyAsync returned;
     // the caller may free it now, so wait.
-    SR_CUDA_CHECK(cudaStreamSynchronize(stream));
+    check_call(cudaStreamSynchronize(stream), "cudaStreamSynchronize", "after a host to device copy of ", bytes,
+               " bytes");
     check_device_errors();
 }
 
 void copy_device_to_host(void* host_dst, const void* device_src, std::size_t bytes) {
     if (bytes == 0) return;
     cudaStream_t stream = current_state().compute;
-    SR_CUDA_CHECK(cudaMemcpyAsync(host_dst, device_src, bytes, cudaMemcpyDeviceToHost, stream));
-    SR_CUDA_CHECK(cudaStreamSynchronize(stream));
+    check_call(cudaMemcpyAsync(host_dst, device_src, bytes, cudaMemcpyDeviceToHost, stream), "cudaMemcpyAsync",
+               "device to host, ", bytes, " bytes");
+    // Also where an earlier kernel's failure surfaces: name what waited for it.
+    check_call(cudaStreamSynchronize(stream), "cudaStreamSynchronize", "before a device to host copy of ", bytes,
+               " bytes");
     check_device_errors();
 }
 
 void copy_device_to_device(void* device_dst, const void* device_src, std::size_t bytes) {
     if (bytes == 0) return;
-    SR_CUDA_CHECK(cudaMemcpyAsync(device_dst, device_src, bytes, cudaMemcpyDeviceToDevice, current_state().compute));
+    check_call(cudaMemcpyAsync(device_dst, device_src, bytes, cudaMemcpyDeviceToDevice, current_state().compute),
+               "cudaMemcpyAsync", "device to device, ", bytes, " bytes");
 }
 
 void fill_zero(void* device_dst, std::size_t bytes) {
     if (bytes == 0) return;
-    SR_CUDA_CHECK(cudaMemsetAsync(device_dst, 0, bytes, current_state().compute));
+    check_call(cudaMemsetAsync(device_dst, 0, bytes, current_state().compute), "cudaMemsetAsync", bytes, " bytes");
 }
 
 // ---- deferred device errors ----
 
 void check_device_errors() {
-    detail::DeviceErrorRecord* record = current_state().error_host;
+    DeviceState& state = current_state();
+    detail::DeviceErrorRecord* record = state.error_host;
     const int code = reinterpret_cast<volatile detail::DeviceErrorRecord*>(record)->code;
-    if (code <= 0) return;
+    if (code == detail::k_no_device_error) return;
     const detail::DeviceErrorRecord seen = *record;
     std::memset(record, 0, sizeof(detail::DeviceErrorRecord));
+    // Free the claim for the next error, in stream order: kernels enqueued later may report again.
+    SR_CUDA_CHECK(cudaMemsetAsync(state.error_sink.claim, 0, sizeof(int), state.compute));
     switch (code) {
         case detail::k_weight_norm_zero_row: {
             const Shape shape = Shape::from_range(seen.dims, seen.dims + seen.rank);
@@ -337,7 +359,8 @@ void* PinnedUpload::upload(const void* host_src, std::size_t bytes) {
         ::sr::fail("out of GPU memory: PinnedUpload cannot allocate ", bytes, " bytes on cuda:", m_device, " (",
                    cudaGetErrorString(status), ")");
     }
-    SR_CUDA_CHECK(cudaMemcpyAsync(device_dst, slot.staging.data(), bytes, cudaMemcpyHostToDevice, state.copy));
+    check_call(cudaMemcpyAsync(device_dst, slot.staging.data(), bytes, cudaMemcpyHostToDevice, state.copy),
+               "cudaMemcpyAsync", "PinnedUpload on the copy stream, ", bytes, " bytes");
     SR_CUDA_CHECK(cudaEventRecord(slot.copied, state.copy));
     slot.in_flight = true;
     SR_CUDA_CHECK(cudaStreamWaitEvent(state.compute, slot.copied, 0));

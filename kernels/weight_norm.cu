@@ -21,7 +21,7 @@ struct WeightNormParams {
     float* out_norms;
     float* grad_v;
     float* grad_g;
-    detail::DeviceErrorRecord* error;
+    detail::DeviceErrorSink error;
     int rank;
     long long dims[6];
 };
@@ -72,7 +72,7 @@ void weight_norm_forward(const float* v, const float* g, int64_t rows, int64_t r
                          const WeightShape& v_shape) {
     if (rows == 0) return;
     SR_CHECK(rows <= 0x7fffffff, "weight_norm: ", rows, " rows exceed the grid's limit");
-    WeightNormParams p{v, g, nullptr, nullptr, row_size, w, norms, nullptr, nullptr, detail::device_error_record(),
+    WeightNormParams p{v, g, nullptr, nullptr, row_size, w, norms, nullptr, nullptr, detail::device_error_sink(),
                        v_shape.rank, {}};
     for (int i = 0; i < v_shape.rank && i < 6; ++i) p.dims[i] = v_shape.dims[i];
     weight_norm_forward_kernel<<<static_cast<unsigned>(rows), detail::k_block, 0, detail::compute_stream()>>>(p);
@@ -82,7 +82,7 @@ void weight_norm_forward(const float* v, const float* g, int64_t rows, int64_t r
 void weight_norm_backward(const float* v, const float* g, const float* norms, const float* grad_w, int64_t rows,
                           int64_t row_size, float* grad_v, float* grad_g) {
     if (rows == 0) return;
-    WeightNormParams p{v, g, norms, grad_w, row_size, nullptr, nullptr, grad_v, grad_g, nullptr, 0, {}};
+    WeightNormParams p{v, g, norms, grad_w, row_size, nullptr, nullptr, grad_v, grad_g, {}, 0, {}};
     weight_norm_backward_kernel<<<static_cast<unsigned>(rows), detail::k_block, 0, detail::compute_stream()>>>(p);
     detail::check_launch("weight_norm_backward_kernel");
 }

@@ -76,14 +76,17 @@ public:
         t.fill_(value);
         return t;
     }
-    // Copies values (row-major order) into a new CPU tensor.
+    // Copies values (row-major order) into a new tensor (uploaded for Cuda).
     static Tensor from_vector(const Shape& shape, const std::vector<T>& values) {
-        static_assert(is_cpu_v<D>, "Tensor::from_vector is CPU-only; copy with to<Cuda>() afterwards");
         SR_CHECK(static_cast<int64_t>(values.size()) == shape.numel(), "Tensor::from_vector: shape ", shape,
                  " needs ", shape.numel(), " values, got ", values.size());
-        Tensor t = empty(shape);
-        std::copy(values.begin(), values.end(), t.data());
-        return t;
+        if constexpr (is_cuda_v<D>) {
+            return Tensor<T, Cpu>::from_vector(shape, values).template to<D>();
+        } else {
+            Tensor t = empty(shape);
+            std::copy(values.begin(), values.end(), t.data());
+            return t;
+        }
     }
 
     // Device memory adopted from cuda::PinnedUpload::upload or cuda::device_malloc: `shape.numel()`
@@ -136,6 +139,7 @@ public:
         if constexpr (is_cpu_v<D>) {
             return data()[0];
         } else {
+            cuda::DeviceGuard guard(device_index());
             T value;
             cuda::copy_device_to_host(&value, data(), sizeof(T));
             return value;
@@ -143,7 +147,7 @@ public:
     }
     // Copy of the values in row-major order on the host.
     std::vector<T> to_vector() const {
-        Tensor c = contiguous().template to<Cpu>();
+        Tensor<T, Cpu> c = contiguous().template to<Cpu>();
         return std::vector<T>(c.data(), c.data() + c.numel());
     }
 
@@ -220,15 +224,18 @@ public:
     Tensor<T, D2> to() const {
         if constexpr (std::is_same_v<D, D2>) {
             return clone();
+        } else if constexpr (is_cuda_v<D>) {
+            cuda::DeviceGuard guard(device_index());  // ordered on the stream of the device that wrote the data
+            Tensor src = contiguous();
+            auto out = Tensor<T, D2>::empty(shape());
+            const std::size_t bytes = static_cast<std::size_t>(numel()) * sizeof(T);
+            cuda::copy_device_to_host(out.data(), src.data(), bytes);
+            return out;
         } else {
             Tensor src = contiguous();
             auto out = Tensor<T, D2>::empty(shape());
-            std::size_t bytes = static_cast<std::size_t>(numel()) * sizeof(T);
-            if (bytes == 0) return out;
-            if constexpr (is_cpu_v<D>)
-                cuda::copy_host_to_device(out.data(), src.data(), bytes);
-            else
-                cuda::copy_device_to_host(out.data(), src.data(), bytes);
+            const std::size_t bytes = static_cast<std::size_t>(numel()) * sizeof(T);
+            cuda::copy_host_to_device(out.data(), src.data(), bytes);
             return out;
         }
     }
