@@ -345,6 +345,7 @@ std::vector<Descriptor> engine_configs(const Builder& b, const Graph& graph, cud
 struct EngineInfo {
     int64_t index = -1;
     std::vector<cudnnBackendNumericalNote_t> notes;
+    bool runtime_compiled = false;  // finalizing its plan compiles a kernel (NVRTC): about a second
 };
 
 EngineInfo engine_info(const Builder& b, const Descriptor& config) {
@@ -363,6 +364,12 @@ EngineInfo engine_info(const Builder& b, const Descriptor& config) {
                                      static_cast<int64_t>(notes.size()), &count, notes.data()),
             "cudnnBackendGetAttribute", "engine numerical notes");
     info.notes.assign(notes.begin(), notes.begin() + std::min<int64_t>(count, static_cast<int64_t>(notes.size())));
+    std::array<cudnnBackendBehaviorNote_t, CUDNN_BEHAVIOR_NOTE_TYPE_COUNT> behaviour{};
+    b.check(cudnnBackendGetAttribute(engine_handle, CUDNN_ATTR_ENGINE_BEHAVIOR_NOTE, CUDNN_TYPE_BEHAVIOR_NOTE,
+                                     static_cast<int64_t>(behaviour.size()), &count, behaviour.data()),
+            "cudnnBackendGetAttribute", "engine behaviour notes");
+    for (int64_t i = 0; i < std::min<int64_t>(count, static_cast<int64_t>(behaviour.size())); ++i)
+        if (behaviour[static_cast<std::size_t>(i)] == CUDNN_BEHAVIOR_NOTE_RUNTIME_COMPILATION) info.runtime_compiled = true;
     return info;
 }
 
@@ -379,7 +386,10 @@ bool allowed(const EngineInfo& info, const ConvSettings& settings) {
     return true;
 }
 
+// A finalized plan with the engine configuration it was made from (kept alive with it, as the
+// plan may refer to it).
 struct Candidate {
+    Descriptor config;
     Descriptor plan;
     int64_t workspace = 0;
     int64_t engine = -1;
@@ -391,13 +401,13 @@ struct SearchReport {
     cudnnStatus_t last_status = CUDNN_STATUS_SUCCESS;
 };
 
-std::optional<Candidate> make_plan(const Builder& b, cudnnHandle_t handle, const Descriptor& config,
-                                   SearchReport& report) {
+std::optional<Candidate> make_plan(const Builder& b, cudnnHandle_t handle, Descriptor config, SearchReport& report) {
     const char* what = "execution plan";
     Candidate candidate;
+    candidate.config = std::move(config);
     candidate.plan = b.create(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, what);
     b.set_handle(candidate.plan, CUDNN_ATTR_EXECUTION_PLAN_HANDLE, handle, what);
-    b.set_descriptor(candidate.plan, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, config, what);
+    b.set_descriptor(candidate.plan, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, candidate.config, what);
     const cudnnStatus_t status = cudnnBackendFinalize(candidate.plan.get());
     if (status != CUDNN_STATUS_SUCCESS) {
         ++report.failed_plans;
@@ -411,6 +421,10 @@ std::optional<Candidate> make_plan(const Builder& b, cudnnHandle_t handle, const
     return candidate;
 }
 
+// Runtime-compiled engines among the candidates of one search: each costs a kernel compilation
+// on first use of a shape, and the heuristics rank the best of them first anyway.
+constexpr int k_max_runtime_compiled = 1;
+
 // Up to `wanted` usable plans in heuristic order.
 std::vector<Candidate> find_candidates(const Builder& b, cudnnHandle_t handle, const Graph& graph,
                                        const ConvSettings& settings, std::size_t wanted, SearchReport& report) {
@@ -419,15 +433,18 @@ std::vector<Candidate> find_candidates(const Builder& b, cudnnHandle_t handle, c
     // The pool's cached memory counts as used here, so this is a conservative bound.
     const int64_t workspace_limit = static_cast<int64_t>(free_bytes / 2);
     std::vector<Candidate> candidates;
+    int runtime_compiled = 0;
     for (cudnnBackendHeurMode_t mode : {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK}) {
-        for (const Descriptor& config : engine_configs(b, graph, mode)) {
+        for (Descriptor& config : engine_configs(b, graph, mode)) {
             ++report.configurations;
             const EngineInfo info = engine_info(b, config);
             if (!allowed(info, settings)) {
                 ++report.excluded;
                 continue;
             }
-            std::optional<Candidate> candidate = make_plan(b, handle, config, report);
+            if (info.runtime_compiled && runtime_compiled >= k_max_runtime_compiled) continue;
+            if (info.runtime_compiled) ++runtime_compiled;
+            std::optional<Candidate> candidate = make_plan(b, handle, std::move(config), report);
             if (!candidate) continue;
             if (candidate->workspace > workspace_limit) {
                 ++report.too_much_workspace;

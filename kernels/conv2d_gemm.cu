@@ -5,7 +5,8 @@
 //   backward-data     dx^T [C, P] = W^T [C, O] (stored, op N)    * dy^T [O, P]
 //   backward-weights  dW^T [C, O] = x^T [C, P]                   * dy [P, O] (dy^T stored, op T)
 // Bias and ReLU are the BIAS / RELU_BIAS epilogues (bias per row of D = per output channel), the
-// residual add is beta = 1 with C = y. FP32 compute (CUBLAS_COMPUTE_32F) unless TF32 is allowed.
+// residual add is beta = 1 with C = y (then ReLU, if asked, as our epilogue kernel). FP32 compute
+// (CUBLAS_COMPUTE_32F) unless TF32 is allowed.
 #include <cublasLt.h>
 
 #include <map>
@@ -110,6 +111,11 @@ Pointers pointers_for(const Problem& problem, const Operands& operands) {
     return {};
 }
 
+// The bias commutes with beta * C, ReLU does not: whether cuBLASLt applies ReLU before or after
+// adding beta * C is not something our result should hinge on, so with a residual addend ReLU runs
+// as our epilogue kernel afterwards (a combination no model layer uses).
+bool fused_relu(const Problem& problem) { return problem.relu && !problem.accumulate; }
+
 // Workspace offered to the heuristics: enough for split-K on these sizes, small next to activations.
 constexpr std::size_t k_max_workspace = std::size_t{32} << 20;
 
@@ -147,11 +153,12 @@ std::unique_ptr<Plan> make_plan(const Problem& problem, const ConvSettings& sett
     plan->desc->set(CUBLASLT_MATMUL_DESC_TRANSB, trans_b, problem);
     cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_DEFAULT;
     if (problem.pass == Pass::forward) {
-        if (problem.bias && problem.relu)
+        const bool relu = fused_relu(problem);
+        if (problem.bias && relu)
             epilogue = CUBLASLT_EPILOGUE_RELU_BIAS;
         else if (problem.bias)
             epilogue = CUBLASLT_EPILOGUE_BIAS;
-        else if (problem.relu)
+        else if (relu)
             epilogue = CUBLASLT_EPILOGUE_RELU;
     }
     plan->desc->set(CUBLASLT_MATMUL_DESC_EPILOGUE, epilogue, problem);
@@ -181,9 +188,15 @@ cublasStatus_t execute(cublasLtHandle_t handle, Plan& plan, const cublasLtMatmul
     if (problem.pass == Pass::forward && problem.bias) plan.desc->set(CUBLASLT_MATMUL_DESC_BIAS_POINTER, p.bias, problem);
     PoolBuffer workspace(algorithm.workspaceSize);
     const float alpha = 1.f;
-    return cublasLtMatmul(handle, plan.desc->get(), &alpha, p.a, plan.a->get(), p.b, plan.b->get(), &plan.beta, p.c,
-                          plan.d->get(), p.d, plan.d->get(), &algorithm.algo, workspace.get(), algorithm.workspaceSize,
-                          detail::compute_stream());
+    const cublasStatus_t status =
+        cublasLtMatmul(handle, plan.desc->get(), &alpha, p.a, plan.a->get(), p.b, plan.b->get(), &plan.beta, p.c,
+                       plan.d->get(), p.d, plan.d->get(), &algorithm.algo, workspace.get(), algorithm.workspaceSize,
+                       detail::compute_stream());
+    if (status == CUBLAS_STATUS_SUCCESS && problem.relu && !fused_relu(problem)) {
+        const ConvShape& s = problem.shape;
+        launch_epilogue(p.d, nullptr, nullptr, p.d, s.n * s.h * s.w, s.o, true, detail::compute_stream());
+    }
+    return status;
 }
 
 // One cuBLASLt handle per device; never destroyed (see the cuDNN handles in conv2d_cudnn.cu).

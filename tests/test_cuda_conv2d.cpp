@@ -14,6 +14,7 @@
 #include "test_support.hpp"
 
 #if SR_WITH_CUDA
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <sstream>
@@ -153,11 +154,17 @@ bool bit_identical(const CpuTensor& a, const CpuTensor& b) {
 
 TEST_CASE("CUDA conv2d forward matches the CPU with every fusion", "[cuda]") {
     SR_REQUIRE_GPU();
-    for (const auto& shape : k_model_shapes) {
+    // Every fusion on k = 3, 1, 5 and the single pixel; the layers' own fusions on the rest (each
+    // fused graph is a plan search, some with a kernel compilation, so the table stays lean).
+    const std::vector<std::size_t> every_fusion = {0, 1, 6, 7};
+    for (std::size_t s = 0; s < k_model_shapes.size(); ++s) {
+        const auto& shape = k_model_shapes[s];
+        const bool all = std::find(every_fusion.begin(), every_fusion.end(), s) != every_fusion.end();
         const Case c(shape);
         for (auto path : paths_for(shape)) {
             SettingsGuard guard(settings_for(path));
             for (const Fusion& f : k_fusions) {
+                if (!all && !(f.bias == f.relu && !f.accumulate) && !(f.bias && !f.relu && f.accumulate)) continue;
                 INFO(name(shape) << " path=" << path_name(path) << " bias=" << f.bias << " relu=" << f.relu
                                  << " accumulate=" << f.accumulate);
                 const CpuTensor expected = c.forward_cpu(f.bias, f.relu, f.accumulate);

@@ -5,7 +5,9 @@
 //   x [N, H, W, C] NHWC, w [O, K, K, C] OHWI (KRSC), b [O] or null, y [N, H, W, O] NHWC,
 // all contiguous device pointers, all work enqueued on the device's compute stream
 // (sr/cuda/memory.hpp). Plans are chosen once per shape and cached; workspaces come from the
-// stream-ordered pool. Errors name the call, the pass and the shape.
+// stream-ordered pool. Bias, residual add and ReLU are fused into the forward where cuDNN has an
+// engine for it (else our epilogue kernel follows); the bias gradient is our own fixed-order
+// reduction (kernels/conv2d.cu). Errors name the call, the pass and the shape.
 #include <cstdint>
 
 namespace sr::cuda {
