@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <optional>
 #include <string>
 
@@ -71,6 +72,8 @@ inline CommandResult run_command(const std::string& command) {
 }
 
 // max |a - b| / max(max |b|, floor): one number for "how far is this tensor from the reference".
+// A NaN or infinity on one side that the other does not match is an infinite error (std::max
+// would drop a NaN difference, so a result of all NaNs would otherwise pass as error 0).
 template <class T1, class T2>
 double normalized_max_error(const Tensor<T1, Cpu>& a, const Tensor<T2, Cpu>& b, double floor = 1e-12) {
     REQUIRE(a.shape() == b.shape());
@@ -78,8 +81,13 @@ double normalized_max_error(const Tensor<T1, Cpu>& a, const Tensor<T2, Cpu>& b, 
     auto bc = b.contiguous();
     double max_diff = 0, max_ref = floor;
     for (int64_t i = 0; i < ac.numel(); ++i) {
-        max_diff = std::max(max_diff, std::abs(double(ac.data()[i]) - double(bc.data()[i])));
-        max_ref = std::max(max_ref, std::abs(double(bc.data()[i])));
+        const double x = double(ac.data()[i]), y = double(bc.data()[i]);
+        if (!std::isfinite(x) || !std::isfinite(y)) {
+            if (x == y || (std::isnan(x) && std::isnan(y))) continue;
+            return std::numeric_limits<double>::infinity();
+        }
+        max_diff = std::max(max_diff, std::abs(x - y));
+        max_ref = std::max(max_ref, std::abs(y));
     }
     return max_diff / max_ref;
 }
