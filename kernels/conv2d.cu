@@ -259,10 +259,13 @@ Library choose_library(const Problem& problem, const ConvSettings& settings, con
 }
 
 void run(const Problem& problem, const ConvSettings& settings, const Operands& operands) {
-    if (choose_library(problem, settings, operands) == Library::cublaslt)
-        gemm::run(problem, settings, operands);
-    else
-        cudnn::run(problem, settings, operands);
+    if (choose_library(problem, settings, operands) == Library::cublaslt) {
+        if (settings.path == ConvPath::cublaslt) return gemm::run(problem, settings, operands);
+        // The automatic choice takes cuBLASLt unmeasured (heuristics only, deterministic mode) or
+        // when neither library could be timed: cuDNN runs what cuBLASLt has no algorithm for.
+        if (gemm::try_run(problem, settings, operands)) return;
+    }
+    cudnn::run(problem, settings, operands);
 }
 
 }  // namespace

@@ -135,6 +135,8 @@ double time(const Problem& problem, const ConvSettings& settings, const Operands
 namespace gemm {
 // 1x1 problems only (shape.k == 1).
 void run(const Problem& problem, const ConvSettings& settings, const Operands& operands);
+// As run, but returns false when cuBLASLt has no algorithm that runs it (the output is then unset).
+bool try_run(const Problem& problem, const ConvSettings& settings, const Operands& operands);
 double time(const Problem& problem, const ConvSettings& settings, const Operands& operands);
 }  // namespace gemm
 

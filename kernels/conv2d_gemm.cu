@@ -173,9 +173,13 @@ std::unique_ptr<Plan> make_plan(const Problem& problem, const ConvSettings& sett
     const int wanted = wants_timing(settings) ? 6 : 3;
     std::vector<cublasLtMatmulHeuristicResult_t> results(static_cast<std::size_t>(wanted));
     int returned = 0;
-    check(cublasLtMatmulAlgoGetHeuristic(handle, plan->desc->get(), plan->a->get(), plan->b->get(), plan->d->get(),
-                                         plan->d->get(), preference.get(), wanted, results.data(), &returned),
-          "cublasLtMatmulAlgoGetHeuristic", problem);
+    const cublasStatus_t status =
+        cublasLtMatmulAlgoGetHeuristic(handle, plan->desc->get(), plan->a->get(), plan->b->get(), plan->d->get(),
+                                       plan->d->get(), preference.get(), wanted, results.data(), &returned);
+    // NOT_SUPPORTED is cuBLASLt's "no algorithm for this configuration" (e.g. an epilogue with these
+    // alignments): no candidates, so timing reports k_unsupported and cuDNN runs the problem.
+    if (status == CUBLAS_STATUS_NOT_SUPPORTED) return plan;
+    check(status, "cublasLtMatmulAlgoGetHeuristic", problem);
     for (int i = 0; i < returned; ++i)
         if (results[static_cast<std::size_t>(i)].state == CUBLAS_STATUS_SUCCESS)
             plan->candidates.push_back(results[static_cast<std::size_t>(i)]);
@@ -288,6 +292,11 @@ bool run_locked(const Problem& problem, const ConvSettings& settings, const Oper
 void run(const Problem& problem, const ConvSettings& settings, const Operands& operands) {
     std::lock_guard<std::mutex> lock(cache_mutex());
     if (!run_locked(problem, settings, operands)) fail_no_algorithm(problem, settings);
+}
+
+bool try_run(const Problem& problem, const ConvSettings& settings, const Operands& operands) {
+    std::lock_guard<std::mutex> lock(cache_mutex());
+    return run_locked(problem, settings, operands);
 }
 
 double time(const Problem& problem, const ConvSettings& settings, const Operands& operands) {
