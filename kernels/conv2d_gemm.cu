@@ -4,8 +4,9 @@
 //   forward           y^T [O, P]  = W [O, C] (W^T stored, op T)  * x^T [C, P]   + b (+ y^T), relu
 //   backward-data     dx^T [C, P] = W^T [C, O] (stored, op N)    * dy^T [O, P]
 //   backward-weights  dW^T [C, O] = x^T [C, P]                   * dy [P, O] (dy^T stored, op T)
-// Bias and ReLU are the BIAS / RELU_BIAS epilogues (bias per row of D = per output channel), the
-// residual add is beta = 1 with C = y (then ReLU, if asked, as our epilogue kernel). FP32 compute
+// Bias and ReLU are the BIAS / RELU_BIAS epilogues (bias per row of D = per output channel) when
+// every operand is 16-byte aligned, the residual add is beta = 1 with C = y (then ReLU, if asked,
+// as our epilogue kernel, as is a bias at a smaller alignment). FP32 compute
 // (CUBLAS_COMPUTE_32F) unless TF32 is allowed.
 #include <cublasLt.h>
 
@@ -111,10 +112,19 @@ Pointers pointers_for(const Problem& problem, const Operands& operands) {
     return {};
 }
 
+// The BIAS epilogue reads the bias vector with vector loads, and no preference attribute tells the
+// heuristics its alignment: a bias that is not 16-byte aligned (a view at an odd float offset)
+// would fault, which poisons the CUDA context. The key's alignment covers the bias pointer, so
+// below 16 bytes the bias is added by our epilogue kernel after the GEMM.
+bool fused_bias(const Problem& problem) { return problem.bias && problem.alignment >= 16; }
+
 // The bias commutes with beta * C, ReLU does not: whether cuBLASLt applies ReLU before or after
 // adding beta * C is not something our result should hinge on, so with a residual addend ReLU runs
-// as our epilogue kernel afterwards (a combination no model layer uses).
-bool fused_relu(const Problem& problem) { return problem.relu && !problem.accumulate; }
+// as our epilogue kernel afterwards (a combination no model layer uses); likewise when the bias is
+// ours, as ReLU comes after it.
+bool fused_relu(const Problem& problem) {
+    return problem.relu && !problem.accumulate && (!problem.bias || fused_bias(problem));
+}
 
 // Workspace offered to the heuristics: enough for split-K on these sizes, small next to activations.
 constexpr std::size_t k_max_workspace = std::size_t{32} << 20;
@@ -153,10 +163,10 @@ std::unique_ptr<Plan> make_plan(const Problem& problem, const ConvSettings& sett
     plan->desc->set(CUBLASLT_MATMUL_DESC_TRANSB, trans_b, problem);
     cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_DEFAULT;
     if (problem.pass == Pass::forward) {
-        const bool relu = fused_relu(problem);
-        if (problem.bias && relu)
+        const bool relu = fused_relu(problem), bias = fused_bias(problem);
+        if (bias && relu)
             epilogue = CUBLASLT_EPILOGUE_RELU_BIAS;
-        else if (problem.bias)
+        else if (bias)
             epilogue = CUBLASLT_EPILOGUE_BIAS;
         else if (relu)
             epilogue = CUBLASLT_EPILOGUE_RELU;
@@ -189,16 +199,20 @@ std::unique_ptr<Plan> make_plan(const Problem& problem, const ConvSettings& sett
 cublasStatus_t execute(cublasLtHandle_t handle, Plan& plan, const cublasLtMatmulHeuristicResult_t& algorithm,
                        const Problem& problem, const Operands& operands) {
     const Pointers p = pointers_for(problem, operands);
-    if (problem.pass == Pass::forward && problem.bias) plan.desc->set(CUBLASLT_MATMUL_DESC_BIAS_POINTER, p.bias, problem);
+    if (problem.pass == Pass::forward && fused_bias(problem))
+        plan.desc->set(CUBLASLT_MATMUL_DESC_BIAS_POINTER, p.bias, problem);
     PoolBuffer workspace(algorithm.workspaceSize);
     const float alpha = 1.f;
     const cublasStatus_t status =
         cublasLtMatmul(handle, plan.desc->get(), &alpha, p.a, plan.a->get(), p.b, plan.b->get(), &plan.beta, p.c,
                        plan.d->get(), p.d, plan.d->get(), &algorithm.algo, workspace.get(), algorithm.workspaceSize,
                        detail::compute_stream());
-    if (status == CUBLAS_STATUS_SUCCESS && problem.relu && !fused_relu(problem)) {
+    const bool our_bias = problem.pass == Pass::forward && problem.bias && !fused_bias(problem);
+    const bool our_relu = problem.pass == Pass::forward && problem.relu && !fused_relu(problem);
+    if (status == CUBLAS_STATUS_SUCCESS && (our_bias || our_relu)) {
         const ConvShape& s = problem.shape;
-        launch_epilogue(p.d, nullptr, nullptr, p.d, s.n * s.h * s.w, s.o, true, detail::compute_stream());
+        launch_epilogue(p.d, our_bias ? p.bias : nullptr, nullptr, p.d, s.n * s.h * s.w, s.o, our_relu,
+                        detail::compute_stream());
     }
     return status;
 }
