@@ -84,7 +84,9 @@ double normalised_error(const sr::Tensor<float, sr::Cuda>& gpu, const sr::Tensor
     const auto g = gpu.to_vector();
     double diff = 0, scale = 1e-30;
     for (int64_t i = 0; i < cpu.numel(); ++i) {
-        diff = std::max(diff, std::abs(double(g[i]) - double(cpu.data()[i])));
+        // Not std::max, which would drop a NaN: a NaN anywhere makes the error NaN, a MISMATCH.
+        const double d = std::abs(double(g[i]) - double(cpu.data()[i]));
+        if (std::isnan(d) || d > diff) diff = d;
         scale = std::max(scale, std::abs(double(cpu.data()[i])));
     }
     return diff / scale;

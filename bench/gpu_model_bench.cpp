@@ -64,7 +64,9 @@ void check_against_cpu(const CpuModel& cpu_model, const GpuModel& gpu_model, sr:
     const auto actual = gpu_model.fold_weight_norm()(lr.to<Cuda>()).to_vector();
     double diff = 0, scale = 1e-30;
     for (int64_t i = 0; i < expected.numel(); ++i) {
-        diff = std::max(diff, std::abs(double(actual[i]) - double(expected.data()[i])));
+        // Not std::max, which would drop a NaN: a NaN anywhere must fail the check below.
+        const double d = std::abs(double(actual[i]) - double(expected.data()[i]));
+        if (std::isnan(d) || d > diff) diff = d;
         scale = std::max(scale, std::abs(double(expected.data()[i])));
     }
     SR_CHECK(diff / scale <= 1e-4, "gpu_model_bench: ", sr::models::architecture_name(cpu_model.config().architecture), " forward on the GPU differs from "
