@@ -1,6 +1,6 @@
 #pragma once
 // Elementwise kernels of the CUDA backend (kernels/elementwise.cu). Pointers are device pointers to
-// `count` contiguous floats; every call is asynchronous on the default stream.
+// `count` contiguous floats; every call is asynchronous on the compute stream (sr/cuda/memory.hpp).
 #include <cstdint>
 
 namespace sr::cuda {
