@@ -589,10 +589,17 @@ void run_locked(const Problem& problem, const ConvSettings& settings, const Oper
     std::unique_ptr<Entry>& slot = cache()[PlanKey{problem, settings}];
     if (!slot) {
         auto entry = std::make_unique<Entry>();
-        entry->graph = build_graph(b, handle);
-        entry->candidates = find_candidates(b, handle, entry->graph, settings,
-                                            wants_timing(settings) ? k_timed_candidates : k_untimed_candidates,
-                                            entry->report);
+        try {
+            entry->graph = build_graph(b, handle);
+            entry->candidates = find_candidates(b, handle, entry->graph, settings,
+                                                wants_timing(settings) ? k_timed_candidates : k_untimed_candidates,
+                                                entry->report);
+        } catch (const ::sr::Error&) {
+            // A fusion this cuDNN rejects while building (not just without an engine) still has the
+            // plain convolution and our epilogue; a plain graph's failure is the caller's error.
+            if (!is_fused(problem)) throw;
+            entry->candidates.clear();
+        }
         if (entry->candidates.empty() && !is_fused(problem)) fail_no_engine(problem, settings, entry->report);
         entry->unfused = entry->candidates.empty();
         slot = std::move(entry);
