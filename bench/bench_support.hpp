@@ -13,6 +13,9 @@
 #include <thread>
 #include <vector>
 
+#include "sr/ops/cpu/conv2d_direct.hpp"
+#include "sr/ops/cpu/precision.hpp"
+
 namespace sr::bench {
 
 inline std::string cpu_name() {
@@ -25,8 +28,10 @@ inline std::string cpu_name() {
 
 namespace detail {
 // 12 independent accumulators hide the 4-cycle FMA latency on 2 FMA pipes. Returns FLOP done.
-inline double fma_burst(long iterations) {
-#if defined(__AVX512F__)
+// Compiled for AVX-512 and AVX2+FMA by target attributes and chosen from the running CPU, so the
+// peak is the machine's whatever -march the benchmark was built with (SR_NATIVE_ARCH is off).
+#if defined(__x86_64__)
+__attribute__((target("avx512f"))) inline double fma_burst_avx512(long iterations) {
     for (long i = 0; i < iterations; ++i)
         asm volatile(
             ".rept 10\n\t"
@@ -38,7 +43,8 @@ inline double fma_burst(long iterations) {
             "vfmadd231ps %%zmm30,%%zmm31,%%zmm10\n\t vfmadd231ps %%zmm30,%%zmm31,%%zmm11\n\t"
             ".endr" ::: "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11");
     return 2.0 * 16 * 120 * iterations;
-#elif defined(__FMA__)
+}
+__attribute__((target("avx2,fma"))) inline double fma_burst_avx2(long iterations) {
     for (long i = 0; i < iterations; ++i)
         asm volatile(
             ".rept 10\n\t"
@@ -50,10 +56,15 @@ inline double fma_burst(long iterations) {
             "vfmadd231ps %%ymm14,%%ymm15,%%ymm10\n\t vfmadd231ps %%ymm14,%%ymm15,%%ymm11\n\t"
             ".endr" ::: "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11");
     return 2.0 * 8 * 120 * iterations;
-#else
+}
+#endif
+inline double fma_burst(long iterations) {
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx512f")) return fma_burst_avx512(iterations);
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return fma_burst_avx2(iterations);
+#endif
     (void)iterations;
     return 0;
-#endif
 }
 }  // namespace detail
 
@@ -74,8 +85,9 @@ inline double measured_peak_flops(int threads) {
     return best;
 }
 
-// The common start of every benchmark program: --threads=N (default 2) from the command line, the
-// measured peak for that many threads, and a line naming the machine.
+// The common start of every benchmark program: --threads=N (default 2) and --precision=fp32|bf16
+// (the CPU convolutions' arithmetic, sr/ops/cpu/precision.hpp) from the command line, the measured
+// peak for that many threads, and a line naming the machine.
 struct BenchSetup {
     int threads = 2;
     double peak_flops = 0;
@@ -83,10 +95,15 @@ struct BenchSetup {
 inline BenchSetup setup(int argc, char** argv) {
     BenchSetup b;
     for (int i = 1; i < argc; ++i)
-        if (std::string(argv[i]).rfind("--threads=", 0) == 0) b.threads = std::stoi(argv[i] + 10);
+        if (std::string(argv[i]).rfind("--threads=", 0) == 0)
+            b.threads = std::stoi(argv[i] + 10);
+        else if (std::string(argv[i]).rfind("--precision=", 0) == 0)
+            set_cpu_precision(parse_precision(argv[i] + 12));
     b.peak_flops = measured_peak_flops(b.threads);
-    std::printf("machine: %s, %d threads, measured FMA peak %.1f GFLOP/s\n", cpu_name().c_str(), b.threads,
-                b.peak_flops / 1e9);
+    std::printf("machine: %s, %d threads, measured FMA peak %.1f GFLOP/s, conv precision %s (bf16 unit: %s), "
+                "direct kernels %s\n",
+                cpu_name().c_str(), b.threads, b.peak_flops / 1e9, precision_name(cpu_precision()), cpu_bf16_unit(),
+                sr::ops::direct::isa_name(sr::ops::direct::isa()));
     return b;
 }
 
