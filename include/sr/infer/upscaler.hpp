@@ -40,7 +40,8 @@ struct UpscaleOptions {
     int64_t overlap = -1;    // LR pixels of margin; < 0 = the model's receptive radius (exact)
     bool ensemble = false;   // 8-way self-ensemble (8x the work)
     double memory_budget = 0;  // bytes for activations with tile = 0; 0 = half the available memory (CPU: at most
-                               // 4 GiB; CUDA: half the device's free memory plus what our pool holds unused)
+                               // 4 GiB; CUDA: half the device's free memory plus what our pool holds unused,
+                               // at most 8 GiB)
     // Called after each tile with (tiles done, tiles in total).
     std::function<void(int64_t, int64_t)> progress;
 };
@@ -170,7 +171,10 @@ private:
             const cuda::MemoryStats stats = cuda::memory_stats();
             const double pooled =
                 stats.reserved > stats.in_use ? static_cast<double>(stats.reserved - stats.in_use) : 0.0;
-            return 0.5 * (static_cast<double>(free_bytes) + pooled);
+            // At most 8 GiB: the estimate counts every live tensor, so no single activation then
+            // exceeds 2^31 floats, the limit of cuDNN engines with 32-bit indexing (half of an
+            // H200's free memory would allow tensors several times that, and no engine for them).
+            return std::min(8.0 * (1 << 30), 0.5 * (static_cast<double>(free_bytes) + pooled));
         }
 #endif
         return std::min(4.0 * (1 << 30), 0.5 * std::max(available_memory_bytes(), 1.0 * (1 << 30)));
