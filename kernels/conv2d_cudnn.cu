@@ -348,27 +348,29 @@ struct EngineInfo {
     bool runtime_compiled = false;  // finalizing its plan compiles a kernel (NVRTC): about a second
 };
 
-EngineInfo engine_info(const Builder& b, const Descriptor& config) {
+// The engine's notes, or nullopt when cuDNN cannot describe it (such an engine is skipped: without
+// its notes we cannot tell whether it computes in TF32 or non-deterministically).
+std::optional<EngineInfo> engine_info(const Builder& b, const Descriptor& config) {
     Descriptor engine = b.create(CUDNN_BACKEND_ENGINE_DESCRIPTOR, "engine");
     cudnnBackendDescriptor_t engine_handle = engine.get();
     int64_t count = 0;
-    b.check(cudnnBackendGetAttribute(config.get(), CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &count,
-                                     &engine_handle),
-            "cudnnBackendGetAttribute", "engine of a configuration");
+    if (cudnnBackendGetAttribute(config.get(), CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &count,
+                                 &engine_handle) != CUDNN_STATUS_SUCCESS)
+        return std::nullopt;
     EngineInfo info;
-    b.check(cudnnBackendGetAttribute(engine_handle, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &count,
-                                     &info.index),
-            "cudnnBackendGetAttribute", "engine index");
+    if (cudnnBackendGetAttribute(engine_handle, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &count,
+                                 &info.index) != CUDNN_STATUS_SUCCESS)
+        info.index = -1;
     std::array<cudnnBackendNumericalNote_t, CUDNN_NUMERICAL_NOTE_TYPE_COUNT> notes{};
-    b.check(cudnnBackendGetAttribute(engine_handle, CUDNN_ATTR_ENGINE_NUMERICAL_NOTE, CUDNN_TYPE_NUMERICAL_NOTE,
-                                     static_cast<int64_t>(notes.size()), &count, notes.data()),
-            "cudnnBackendGetAttribute", "engine numerical notes");
-    info.notes.assign(notes.begin(), notes.begin() + std::min<int64_t>(count, static_cast<int64_t>(notes.size())));
+    if (cudnnBackendGetAttribute(engine_handle, CUDNN_ATTR_ENGINE_NUMERICAL_NOTE, CUDNN_TYPE_NUMERICAL_NOTE,
+                                 static_cast<int64_t>(notes.size()), &count, notes.data()) != CUDNN_STATUS_SUCCESS)
+        return std::nullopt;
+    info.notes.assign(notes.begin(), notes.begin() + std::clamp<int64_t>(count, 0, static_cast<int64_t>(notes.size())));
     std::array<cudnnBackendBehaviorNote_t, CUDNN_BEHAVIOR_NOTE_TYPE_COUNT> behaviour{};
-    b.check(cudnnBackendGetAttribute(engine_handle, CUDNN_ATTR_ENGINE_BEHAVIOR_NOTE, CUDNN_TYPE_BEHAVIOR_NOTE,
-                                     static_cast<int64_t>(behaviour.size()), &count, behaviour.data()),
-            "cudnnBackendGetAttribute", "engine behaviour notes");
-    for (int64_t i = 0; i < std::min<int64_t>(count, static_cast<int64_t>(behaviour.size())); ++i)
+    if (cudnnBackendGetAttribute(engine_handle, CUDNN_ATTR_ENGINE_BEHAVIOR_NOTE, CUDNN_TYPE_BEHAVIOR_NOTE,
+                                 static_cast<int64_t>(behaviour.size()), &count, behaviour.data()) != CUDNN_STATUS_SUCCESS)
+        count = 0;
+    for (int64_t i = 0; i < std::clamp<int64_t>(count, 0, static_cast<int64_t>(behaviour.size())); ++i)
         if (behaviour[static_cast<std::size_t>(i)] == CUDNN_BEHAVIOR_NOTE_RUNTIME_COMPILATION) info.runtime_compiled = true;
     return info;
 }
@@ -437,20 +439,20 @@ std::vector<Candidate> find_candidates(const Builder& b, cudnnHandle_t handle, c
     for (cudnnBackendHeurMode_t mode : {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK}) {
         for (Descriptor& config : engine_configs(b, graph, mode)) {
             ++report.configurations;
-            const EngineInfo info = engine_info(b, config);
-            if (!allowed(info, settings)) {
+            const std::optional<EngineInfo> info = engine_info(b, config);
+            if (!info || !allowed(*info, settings)) {
                 ++report.excluded;
                 continue;
             }
-            if (info.runtime_compiled && runtime_compiled >= k_max_runtime_compiled) continue;
-            if (info.runtime_compiled) ++runtime_compiled;
+            if (info->runtime_compiled && runtime_compiled >= k_max_runtime_compiled) continue;
+            if (info->runtime_compiled) ++runtime_compiled;
             std::optional<Candidate> candidate = make_plan(b, handle, std::move(config), report);
             if (!candidate) continue;
             if (candidate->workspace > workspace_limit) {
                 ++report.too_much_workspace;
                 continue;
             }
-            candidate->engine = info.index;
+            candidate->engine = info->index;
             candidates.push_back(std::move(*candidate));
             if (candidates.size() >= wanted) return candidates;
         }
