@@ -4,13 +4,35 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 
 namespace sr {
 
-// Threads used by ops (elementwise work and oneDNN convolutions).
-inline void set_num_threads(int threads) { omp_set_num_threads(std::max(1, threads)); }
-inline int num_threads() { return omp_get_max_threads(); }
+namespace detail {
+// The process-wide thread count (0: never set). OpenMP keeps its count per thread, so
+// omp_set_num_threads on one thread left others (data loaders, a caller's worker threads) at the
+// default; num_threads() applies this setting to whichever thread asks.
+inline std::atomic<int>& thread_setting() {
+    static std::atomic<int> threads{0};
+    return threads;
+}
+}  // namespace detail
+
+// Threads used by ops (elementwise work, our convolution kernels and oneDNN), on every thread of
+// the process that runs ops from now on.
+inline void set_num_threads(int threads) {
+    threads = std::max(1, threads);
+    detail::thread_setting().store(threads);
+    omp_set_num_threads(threads);
+}
+// The thread count for ops started on the calling thread; also applies set_num_threads' setting
+// to this thread's OpenMP state (ops call it before starting parallel work).
+inline int num_threads() {
+    const int setting = detail::thread_setting().load(std::memory_order_relaxed);
+    if (setting > 0 && !omp_in_parallel() && omp_get_max_threads() != setting) omp_set_num_threads(setting);
+    return setting > 0 ? setting : omp_get_max_threads();
+}
 
 // Calls body(begin, end) on disjoint chunks covering [0, count), in parallel when the work is
 // large enough to pay for waking the threads (min_chunk elements per thread at least).

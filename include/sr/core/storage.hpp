@@ -13,11 +13,12 @@
 #include "sr/config.hpp"
 #include "sr/core/device.hpp"
 #include "sr/core/error.hpp"
+#include "sr/core/host_allocator.hpp"
 #include "sr/cuda/memory.hpp"
 
 namespace sr {
 
-inline constexpr std::size_t k_storage_alignment = 64;
+inline constexpr std::size_t k_storage_alignment = host::k_alignment;
 
 template <class T, class D>
 class Storage {
@@ -29,8 +30,8 @@ public:
         if (count == 0) return;
         std::size_t bytes = static_cast<std::size_t>(count) * sizeof(T);
         if constexpr (is_cpu_v<D>) {
-            std::size_t rounded = (bytes + k_storage_alignment - 1) / k_storage_alignment * k_storage_alignment;
-            m_data = static_cast<T*>(std::aligned_alloc(k_storage_alignment, rounded));
+            // Cached by size (sr/core/host_allocator.hpp): a step's activations reuse mapped pages.
+            m_data = static_cast<T*>(host::allocate(bytes));
             if (!m_data)
                 fail("out of memory: cannot allocate ", bytes, " bytes for a CPU tensor of ", count, " elements");
         } else {
@@ -45,7 +46,7 @@ public:
     ~Storage() {
         if (!m_data) return;
         if constexpr (is_cpu_v<D>)
-            std::free(m_data);
+            host::deallocate(m_data, static_cast<std::size_t>(m_count) * sizeof(T));
         else
             cuda::device_free(m_data, m_device);
     }

@@ -142,11 +142,12 @@ inline void float_backward_weights(ConvBackend backend, const gemm::ConvGeometry
 // so the real outputs (and an accumulate epilogue's addend) are touched only by the winner.
 template <class Run>
 ConvBackend float_pass_backend(const gemm::ConvGeometry& g, sr::detail::ConvPass pass, int64_t scratch_size, Run&& run) {
+    const int threads = num_threads();  // also applies set_num_threads to this thread's OpenMP
     // bf16 convolutions exist on oneDNN only (AMX / AVX512-BF16 kernels).
     if (cpu_precision() == Precision::bf16) return ConvBackend::onednn;
     const ConvBackend backend = sr::detail::float_conv_backend();
     if (backend != ConvBackend::automatic) return backend;
-    const choice::Key key{g.n, g.h, g.w, g.c, g.o, g.k, pass, num_threads()};
+    const choice::Key key{g.n, g.h, g.w, g.c, g.o, g.k, pass, threads};
     if (auto id = choice::known(key)) return static_cast<ConvBackend>(*id);
     std::vector<float> scratch(static_cast<std::size_t>(scratch_size), 0.f);
     const choice::Candidate candidates[] = {
