@@ -280,7 +280,9 @@ TEST_CASE("CUDA conv2d reads and writes operands at any float offset", "[cuda]")
         const GpuTensor x = shifted(c.x), w = shifted(c.w), b = shifted(c.b), y = shifted(c.y0), dy = shifted(c.dy);
         const GpuTensor dx = GpuTensor::zeros({c.x.numel() + 1}), dw = GpuTensor::zeros({c.w.numel() + 1}),
                         db = GpuTensor::zeros({c.b.numel() + 1});
-        for (auto path : paths_for(shape)) {
+        // Not cuBLASLt forced: it may have no algorithm for 4-byte-aligned operands, which the
+        // automatic choice answers with cuDNN.
+        for (auto path : {sr::cuda::ConvPath::cudnn, sr::cuda::ConvPath::automatic}) {
             INFO(name(shape) << " path=" << path_name(path));
             SettingsGuard guard(settings_for(path));
             sr::cuda::copy_host_to_device(y.data() + 1, c.y0.data(), static_cast<std::size_t>(c.y0.numel()) * sizeof(float));
