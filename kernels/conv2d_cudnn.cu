@@ -423,6 +423,8 @@ std::optional<Candidate> make_plan(const Builder& b, cudnnHandle_t handle, Descr
     return candidate;
 }
 
+constexpr int64_t k_deterministic_workspace_limit = int64_t{512} << 20;
+
 // Runtime-compiled engines among the candidates of one search: each costs a kernel compilation
 // on first use of a shape, and the heuristics rank the best of them first anyway.
 constexpr int k_max_runtime_compiled = 1;
@@ -432,8 +434,11 @@ std::vector<Candidate> find_candidates(const Builder& b, cudnnHandle_t handle, c
                                        const ConvSettings& settings, std::size_t wanted, SearchReport& report) {
     std::size_t free_bytes = 0, total_bytes = 0;
     SR_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
-    // The pool's cached memory counts as used here, so this is a conservative bound.
-    const int64_t workspace_limit = static_cast<int64_t>(free_bytes / 2);
+    // The pool's cached memory counts as used here, so this is a conservative bound. Deterministic
+    // mode uses a fixed bound instead: the plan must not depend on what else the process holds, or
+    // a resumed run could pick another one.
+    const int64_t workspace_limit = settings.deterministic ? k_deterministic_workspace_limit
+                                                           : static_cast<int64_t>(free_bytes / 2);
     std::vector<Candidate> candidates;
     int runtime_compiled = 0;
     for (cudnnBackendHeurMode_t mode : {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK}) {
@@ -523,7 +528,7 @@ bool is_fused(const Problem& p) { return p.pass == Pass::forward && (p.bias || p
                settings.allow_tf32 ? "allowed" : "off", settings.deterministic ? ", deterministic" : "", "): ",
                r.configurations, " engine configurations from the heuristics, ", r.excluded,
                " excluded by these settings, ", r.failed_plans, " failed to build a plan, ", r.too_much_workspace,
-               " needed more workspace than half the free memory, ", r.failed_runs, " failed to run",
+               " needed more workspace than allowed, ", r.failed_runs, " failed to run",
                r.last_status != CUDNN_STATUS_SUCCESS ? "; last status " + status_text(r.last_status) : std::string());
 }
 
