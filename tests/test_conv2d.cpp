@@ -8,6 +8,9 @@
 // tap, channel or border shows up as O(1) error. The double GEMM path must agree to 1e-12.
 #include <catch2/catch.hpp>
 
+#include <fstream>
+#include <map>
+
 #include "reference/conv2d_naive.hpp"
 #include "sr/core/rng.hpp"
 #include "sr/ops/conv2d.hpp"
@@ -132,6 +135,21 @@ TEST_CASE("conv2d automatic measures each shape and pass once and stays exact", 
     CHECK(passes_seen[0] == 1);
     CHECK(passes_seen[1] == 1);
     CHECK(passes_seen[2] == 1);
+}
+
+TEST_CASE("conv2d backend winners survive a round trip through the disk cache file", "[conv2d]") {
+    sr::test::TempDir dir;
+    const auto file = dir.path / "sub" / "choice.txt";
+    const sr::ops::choice::Key a{16, 48, 48, 64, 64, 3, sr::ops::choice::Pass::backward_weights, 2};
+    const sr::ops::choice::Key b{1, 270, 480, 32, 192, 1, sr::ops::choice::Pass::forward, 1};
+    sr::ops::choice::detail::append_winner(file, a, 2);
+    sr::ops::choice::detail::append_winner(file, b, 1);
+    { std::ofstream(file, std::ios::app) << "16 48 48 64\n"; }  // a half-written line is skipped
+    std::map<sr::ops::choice::Key, int> read;
+    sr::ops::choice::detail::read_winners(file, read);
+    REQUIRE(read.size() == 2);
+    CHECK(read.at(a) == 2);
+    CHECK(read.at(b) == 1);
 }
 
 TEST_CASE("conv2d float on the Eigen GEMM path matches the naive reference", "[conv2d]") {

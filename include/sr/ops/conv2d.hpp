@@ -148,7 +148,7 @@ ConvBackend float_pass_backend(const gemm::ConvGeometry& g, sr::detail::ConvPass
     const ConvBackend backend = sr::detail::float_conv_backend();
     if (backend != ConvBackend::automatic) return backend;
     const choice::Key key{g.n, g.h, g.w, g.c, g.o, g.k, pass, threads};
-    if (auto id = choice::known(key)) return static_cast<ConvBackend>(*id);
+    if (auto id = choice::known(key, direct::isa_name(direct::isa()))) return static_cast<ConvBackend>(*id);
     std::vector<float> scratch(static_cast<std::size_t>(scratch_size), 0.f);
     const choice::Candidate candidates[] = {
         {int(ConvBackend::direct), [&] { run(ConvBackend::direct, scratch.data()); }},

@@ -8,8 +8,20 @@
 // one of the two, so the first call of each (shape, pass) runs every candidate on the real
 // operands (into scratch outputs), keeps the fastest for the rest of the process and then runs it
 // for real. The cost is a few extra convolutions once per shape.
+//
+// Winners are also kept on disk, one file per CPU model and direct-kernel variant, in
+// $SR_CACHE_DIR (default $XDG_CACHE_HOME/sr or ~/.cache/sr; SR_CACHE_DIR=off disables it), and
+// read back by later processes. Besides saving the measurements, this keeps the choice stable
+// across processes on one machine: the backends round differently, and a resumed training run
+// must continue bit-exactly where the interrupted one stopped.
+#include <cctype>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
 #include <functional>
 #include <limits>
 #include <map>
@@ -42,13 +54,76 @@ struct Candidate {
 };
 
 namespace detail {
+inline std::string cpu_model_name() {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 1);
+    return "unknown-cpu";
+}
+
+// The file holding this machine's winners, or empty when the disk cache is off or has no home.
+inline std::filesystem::path cache_file(const std::string& variant) {
+    std::filesystem::path dir;
+    if (const char* env = std::getenv("SR_CACHE_DIR"); env && *env) {
+        if (std::string(env) == "off") return {};
+        dir = env;
+    } else if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) {
+        dir = std::filesystem::path(xdg) / "sr";
+    } else if (const char* home = std::getenv("HOME"); home && *home) {
+        dir = std::filesystem::path(home) / ".cache" / "sr";
+    } else {
+        return {};
+    }
+    std::string name = "conv2d-choice-" + cpu_model_name() + "-" + variant;
+    for (char& ch : name)
+        if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-') ch = '_';
+    return dir / (name + ".txt");
+}
+
 struct Table {
     std::mutex mutex;
     std::map<Key, int> winners;
+    std::filesystem::path file;
+    bool loaded = false;
 };
 inline Table& table() {
     static Table t;
     return t;
+}
+
+// Adds the winners recorded in `file` to `winners`. Lines: n h w c o k pass threads winner; a
+// malformed line (a concurrent writer's half line) is skipped.
+inline void read_winners(const std::filesystem::path& file, std::map<Key, int>& winners) {
+    std::ifstream in(file);
+    std::string line;
+    while (std::getline(in, line)) {
+        std::istringstream fields(line);
+        Key key;
+        int pass = 0, id = 0;
+        if (fields >> key.n >> key.h >> key.w >> key.c >> key.o >> key.k >> pass >> key.threads >> id && pass >= 0 &&
+            pass <= 2)
+            key.pass = static_cast<Pass>(pass), winners.emplace(key, id);
+    }
+}
+
+// Reads the disk cache once (caller holds the mutex).
+inline void load(Table& t, const std::string& variant) {
+    if (t.loaded) return;
+    t.loaded = true;
+    t.file = cache_file(variant);
+    if (!t.file.empty()) read_winners(t.file, t.winners);
+}
+
+// Appends one winner to `file` (one short line per write, so concurrent processes interleave
+// whole lines); failures only lose the record.
+inline void append_winner(const std::filesystem::path& file, const Key& key, int id) {
+    if (file.empty()) return;
+    std::error_code ec;
+    std::filesystem::create_directories(file.parent_path(), ec);
+    std::ofstream out(file, std::ios::app);
+    out << key.n << ' ' << key.h << ' ' << key.w << ' ' << key.c << ' ' << key.o << ' ' << key.k << ' '
+        << static_cast<int>(key.pass) << ' ' << key.threads << ' ' << id << '\n';
 }
 
 // Seconds of the fastest of `repeats` timed runs, after one untimed run (which also creates
@@ -68,10 +143,13 @@ inline double time_candidate(const Candidate& candidate) {
 }
 }  // namespace detail
 
-// The winner recorded for `key`, or none when it has not been measured yet.
-inline std::optional<int> known(const Key& key) {
+// The winner recorded for `key` (in this process or on disk), or none when it has not been
+// measured yet. `variant` names what the candidates are compiled for (the disk cache keeps one
+// file per CPU model and variant).
+inline std::optional<int> known(const Key& key, const std::string& variant) {
     auto& t = detail::table();
     std::lock_guard lock(t.mutex);
+    detail::load(t, variant);
     auto it = t.winners.find(key);
     if (it == t.winners.end()) return std::nullopt;
     return it->second;
@@ -97,6 +175,7 @@ inline int winner(const Key& key, std::span<const Candidate> candidates) {
     }
     std::lock_guard lock(t.mutex);
     t.winners[key] = best_id;
+    detail::append_winner(t.file, key, best_id);
     return best_id;
 }
 
@@ -107,11 +186,13 @@ inline std::vector<std::pair<Key, int>> winners() {
     return {t.winners.begin(), t.winners.end()};
 }
 
-// Forgets every measurement, so the next use of each shape measures again (tests, benchmarks).
+// Forgets every measurement in this process, so the next use of each shape measures again
+// (tests); the disk cache is not read again.
 inline void forget() {
     auto& t = detail::table();
     std::lock_guard lock(t.mutex);
     t.winners.clear();
+    t.loaded = true;
 }
 
 }  // namespace sr::ops::choice
