@@ -148,3 +148,26 @@ TEST_CASE("unknown profiles and impossible configurations are clear errors", "[m
     bad.num_filters = 0;
     CHECK_THROWS_WITH(make_config("wdsr-b-8", 2, bad), Catch::Contains("num_filters"));
 }
+
+TEST_CASE("a model moved between devices keeps every parameter by name and shares nothing", "[models]") {
+    // Cpu -> Cpu exercises the rebuild-and-copy-by-name path every device move takes.
+    sr::Rng rng(6);
+    for (const char* profile : {"edsr-8", "wdsr-a-8", "wdsr-b-8"}) {
+        INFO(profile);
+        AnyModel<float> model(make_config(profile, 3), rng);
+        const auto moved = model.to<sr::Cpu>();
+        const auto a = model.parameters(), b = moved.parameters();
+        REQUIRE(a.size() == b.size());
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            CHECK(a[i].name == b[i].name);
+            CHECK(a[i].tensor.to_vector() == b[i].tensor.to_vector());
+            CHECK(a[i].tensor.data() != b[i].tensor.data());
+            CHECK(b[i].tensor.requires_grad());
+        }
+        a.front().tensor.data()[0] += 1.f;
+        CHECK(a.front().tensor.data()[0] != b.front().tensor.data()[0]);
+    }
+    // A folded WDSR has plain weights where the config says weight norm: moving it would lose them.
+    AnyModel<float> wdsr(make_config("wdsr-b-8", 2), rng);
+    CHECK_THROWS_WITH(wdsr.fold_weight_norm().to<sr::Cpu>(), Catch::Contains("fold_weight_norm"));
+}

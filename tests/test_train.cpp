@@ -122,3 +122,29 @@ TEST_CASE("training setups that cannot work fail with a clear message", "[train]
     CHECK_THROWS_WITH(sr::train::Trainer::start(options), Catch::Contains("unknown profile 'srcnn'"));
     CHECK_THROWS_WITH(sr::train::Trainer::resume(dir.path / "images"), Catch::Contains("args.json"));
 }
+
+TEST_CASE("the device and its GPU settings are training options kept in args.json", "[train]") {
+    sr::test::TempDir dir;
+    auto options = sr::test::tiny_training(dir.path / "images", dir.path / "runs");
+    options.device = "cuda:1";
+    options.deterministic = true;
+    options.tf32 = true;
+    const auto back = sr::train::options_from_json(sr::train::to_json(options), "args.json");
+    CHECK(back.device == "cuda:1");
+    CHECK(back.deterministic);
+    CHECK(back.tf32);
+    // Runs written before these options existed read as the old behaviour.
+    auto old = sr::train::to_json(options);
+    old.erase("deterministic"), old.erase("tf32");
+    CHECK_FALSE(sr::train::options_from_json(old, "args.json").deterministic);
+
+    options.device = "gpu0";
+    CHECK_THROWS_WITH(options.validate(), Catch::Contains("--device gpu0") && Catch::Contains("cpu or cuda:N"));
+    if (!sr::test::gpu_available()) {
+        // No run directory is created for a device that cannot be used.
+        sr::test::write_training_images(dir.path / "images", 4, 32);
+        options.device = "cuda:0";
+        CHECK_THROWS_WITH(sr::train::Trainer::start(options), Catch::Contains("--device cuda:0") && Catch::Contains("use --device cpu"));
+        CHECK_FALSE(std::filesystem::exists(dir.path / "runs"));
+    }
+}
