@@ -223,7 +223,7 @@ cudnn_version=""
 cudnn_root=""
 for dir in ${CUDNN_ROOT:+$CUDNN_ROOT/include} "$cuda_home/include" /usr/include /usr/include/x86_64-linux-gnu; do
     if v=$(cudnn_header_version "$dir"); then
-        cudnn_where=$dir; cudnn_version=$v; cudnn_root=${CUDNN_ROOT:-$(dirname "$dir")}
+        cudnn_where=$dir; cudnn_version=$v; cudnn_root=${CUDNN_ROOT:-$(dirname "${dir%/x86_64-linux-gnu}")}
         break
     fi
 done

@@ -68,6 +68,15 @@ done | sort -u | while read -r path; do
     cp -P "$path" "$prefix/$rel"
 done
 
+# Multiarch headers (libjpeg-turbo's jconfig.h) sit in include/<arch>/, which GCC searches on its
+# own only under /usr: a copy in include/ lets jpeglib.h's #include "jconfig.h" find it elsewhere.
+# (gpu_check.sh --dry-run caught the build taking this machine's /usr copy.)
+if [[ -d $prefix/include/$arch ]]; then
+    for header in "$prefix/include/$arch"/*; do
+        [[ -e $prefix/include/$(basename "$header") ]] || cp -P "$header" "$prefix/include/"
+    done
+fi
+
 # zlib1g's runtime lives in /lib on some Debian layouts: make sure the dev symlink resolves inside.
 libdir=$prefix/lib/$arch
 if [[ -L $libdir/libz.so && ! -e $libdir/libz.so ]]; then
