@@ -129,8 +129,9 @@ TEST_CASE("sr-infer fails with one line and no output for every kind of bad inpu
     { std::ofstream(dir.path / "blocker") << "x"; }
     expect_failure(base + " -i " + q(dir.path / "ok.png") + " -o " + q(dir.path / "blocker" / "out.png"), "blocker",
                    dir.path / "blocker" / "out.png");
-    expect_failure(base + " -g cuda:0 -i " + q(dir.path / "ok.png") + " -o " + q(dir.path / "o5.png"), "use -g cpu",
-                   dir.path / "o5.png");
+    if (!sr::test::gpu_available())  // with a GPU, -g cuda:0 works (test_cuda_models.cpp)
+        expect_failure(base + " -g cuda:0 -i " + q(dir.path / "ok.png") + " -o " + q(dir.path / "o5.png"), "use -g cpu",
+                       dir.path / "o5.png");
     // A folder with one bad image: the others are written, the exit status says something failed.
     fs::create_directories(dir.path / "mixed");
     fs::copy_file(dir.path / "ok.png", dir.path / "mixed" / "a.png");
@@ -245,4 +246,36 @@ TEST_CASE("sr-train and sr-data report bad options in one line", "[tools]") {
     r = run(tool("sr-data") + " --help");
     CHECK(r.exit_code == 0);
     CHECK_THAT(r.output, Catch::Contains("convert") && Catch::Contains("degrade"));
+}
+
+TEST_CASE("a CUDA device the machine or build cannot use is refused in one line", "[tools]") {
+    if (sr::test::gpu_available()) SR_SKIP("this machine has a CUDA GPU: the tools use it (test_cuda_models.cpp)");
+    sr::test::TempDir dir;
+    const auto model = tiny_model(dir.path);
+    sr::io::write_image(dir.path / "in.png", test_image(8, 8, 3));
+    // What each kind of build says: no GPU or driver here, or no CUDA compiled in.
+    const std::string reason = SR_WITH_CUDA ? "no CUDA GPU or driver is visible" : "no CUDA support";
+    struct Case {
+        std::string command, option;
+    };
+    const std::vector<Case> cases = {
+        {tool("sr-infer") + " -g cuda:0 -m " + q(model) + " -i " + q(dir.path / "in.png") + " -o " + q(dir.path / "o.png"),
+         "-g cuda:0"},
+        {tool("sr-eval") + " -g cuda:1 -m " + q(model) + " -d " + q(dir.path), "-g cuda:1"},
+        {tool("sr-train") + " --device cuda:0 --dataset " + q(dir.path) + " --outdir " + q(dir.path / "runs"),
+         "--device cuda:0"},
+    };
+    for (const auto& c : cases) {
+        const auto r = run(c.command);
+        INFO(c.command << "\n" << r.output);
+        CHECK(r.exit_code == 1);
+        CHECK_THAT(r.output, Catch::Contains(c.option + ": " + reason));
+        CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
+    }
+    CHECK_FALSE(fs::exists(dir.path / "o.png"));
+    CHECK_FALSE(fs::exists(dir.path / "runs"));
+    const auto bad = run(tool("sr-infer") + " -g gpu -m " + q(model) + " -i " + q(dir.path / "in.png") + " -o " +
+                         q(dir.path / "o.png"));
+    CHECK(bad.exit_code == 1);
+    CHECK_THAT(bad.output, Catch::Contains("-g gpu: expected cpu or cuda:N"));
 }
