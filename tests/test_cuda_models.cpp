@@ -300,6 +300,31 @@ TEST_CASE("cuda models: a resumed deterministic GPU run reproduces an uninterrup
     sr::cuda::set_conv_settings({});  // the trainer set them process-wide
 }
 
+TEST_CASE("cuda models: a run interrupted on the GPU continues on the CPU from its checkpoint", "[cuda][train]") {
+    SR_REQUIRE_GPU();
+    sr::test::TempDir dir;
+    sr::test::write_training_images(dir.path / "images", 8, 40);
+    auto options = sr::test::tiny_training(dir.path / "images", dir.path / "runs");
+    options.device = "cuda:0";
+    int64_t seen = 0;
+    sr::train::TrainerCallbacks callbacks;
+    callbacks.on_step = [&](int64_t step, int64_t, double, double) { seen = step; };
+    callbacks.stop_requested = [&] { return seen >= 3; };
+    auto first = sr::train::Trainer::start(options, callbacks);
+    REQUIRE(first.run() == sr::train::Trainer::Outcome::interrupted);
+    const auto at_stop = first.model().parameters();  // downloaded from the device
+
+    auto resumed = sr::train::Trainer::resume(first.run_dir(), 0, {}, "cpu");
+    // The checkpoint read onto the CPU holds exactly the weights the GPU had.
+    const auto loaded = resumed.model().parameters();
+    REQUIRE(loaded.size() == at_stop.size());
+    for (std::size_t i = 0; i < loaded.size(); ++i) CHECK(loaded[i].tensor.to_vector() == at_stop[i].tensor.to_vector());
+    CHECK(resumed.run() == sr::train::Trainer::Outcome::finished);
+    CHECK(resumed.step() == 8);
+    std::ifstream args(first.run_dir() / "args.json");
+    CHECK(nlohmann::json::parse(args).at("device") == "cpu");
+}
+
 TEST_CASE("cuda models: training on the GPU tracks training on the CPU", "[cuda][train]") {
     SR_REQUIRE_GPU();
     sr::test::TempDir dir;
