@@ -34,7 +34,7 @@ __global__ void adam_kernel(AdamParams p) {
 void adam_step(float* param, const float* grad, float* exp_avg, float* exp_avg_sq, int64_t count, AdamStep step) {
     if (count == 0) return;
     adam_kernel<<<detail::grid_for(count), detail::k_block, 0, detail::compute_stream()>>>({param, grad, exp_avg, exp_avg_sq, count, step});
-    detail::check_launch("adam_kernel");
+    detail::check_launch("adam_kernel", count);
 }
 
 }  // namespace sr::cuda

@@ -29,5 +29,11 @@ inline void check_launch(const char* kernel) {
     cudaError_t status = cudaGetLastError();
     if (status != cudaSuccess) ::sr::fail("CUDA kernel ", kernel, " failed to launch: ", cudaGetErrorString(status));
 }
+// The same, naming the size of the work, so the error can be placed.
+inline void check_launch(const char* kernel, int64_t count) {
+    cudaError_t status = cudaGetLastError();
+    if (status != cudaSuccess)
+        ::sr::fail("CUDA kernel ", kernel, " failed to launch for ", count, " elements: ", cudaGetErrorString(status));
+}
 
 }  // namespace sr::cuda::detail

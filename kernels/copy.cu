@@ -29,7 +29,7 @@ template <class T>
 void launch_fill(const FillParams<T>& p) {
     if (p.count == 0) return;
     fill_kernel<T><<<detail::grid_for(p.count), detail::k_block, 0, detail::compute_stream()>>>(p);
-    detail::check_launch("fill_kernel");
+    detail::check_launch("fill_kernel", p.count);
 }
 
 template <class From, class To>
@@ -49,7 +49,7 @@ template <class From, class To>
 void launch_cast(const CastParams<From, To>& p) {
     if (p.count == 0) return;
     cast_kernel<From, To><<<detail::grid_for(p.count), detail::k_block, 0, detail::compute_stream()>>>(p);
-    detail::check_launch("cast_kernel");
+    detail::check_launch("cast_kernel", p.count);
 }
 
 // Elements are moved as unsigned integers of their size: a copy needs no arithmetic type.
@@ -73,7 +73,7 @@ template <class Word>
 void launch_strided_copy(const void* src, void* dst, const StridedLayout& layout, int64_t count) {
     StridedParams<Word> p{static_cast<const Word*>(src), static_cast<Word*>(dst), count, layout};
     strided_copy_kernel<Word><<<detail::grid_for(count), detail::k_block, 0, detail::compute_stream()>>>(p);
-    detail::check_launch("strided_copy_kernel");
+    detail::check_launch("strided_copy_kernel", count);
 }
 
 }  // namespace

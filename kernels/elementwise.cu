@@ -33,7 +33,7 @@ template <Binary op>
 void launch_binary(const BinaryParams& p) {
     if (p.count == 0) return;
     binary_kernel<op><<<detail::grid_for(p.count), detail::k_block, 0, detail::compute_stream()>>>(p);
-    detail::check_launch("binary_kernel");
+    detail::check_launch("binary_kernel (add, multiply, relu backward)", p.count);
 }
 
 struct UnaryParams {
@@ -73,7 +73,7 @@ __global__ void normalize_kernel(NormalizeParams p) {
 void launch_normalize(const NormalizeParams& p) {
     if (p.pixels == 0) return;
     normalize_kernel<<<detail::grid_for(p.pixels * 3), detail::k_block, 0, detail::compute_stream()>>>(p);
-    detail::check_launch("normalize_kernel");
+    detail::check_launch("normalize_kernel", p.pixels * 3);
 }
 
 }  // namespace
@@ -91,12 +91,12 @@ void relu_backward(const float* x, const float* grad_y, float* grad_x, int64_t c
 void scale(const float* x, float alpha, float* out, int64_t count) {
     if (count == 0) return;
     scale_kernel<<<detail::grid_for(count), detail::k_block, 0, detail::compute_stream()>>>({x, out, alpha, count});
-    detail::check_launch("scale_kernel");
+    detail::check_launch("scale_kernel", count);
 }
 void relu_forward(const float* x, float* y, int64_t count) {
     if (count == 0) return;
     relu_kernel<<<detail::grid_for(count), detail::k_block, 0, detail::compute_stream()>>>({x, y, 0.f, count});
-    detail::check_launch("relu_kernel");
+    detail::check_launch("relu_kernel", count);
 }
 void normalize_rgb(const float* x, float* y, int64_t pixels, const float mean255[3], float divisor) {
     launch_normalize({x, y, pixels, {mean255[0], mean255[1], mean255[2]}, divisor, false});

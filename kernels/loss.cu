@@ -64,7 +64,7 @@ void launch_sum(const float* a, const float* b, int64_t count, double factor, fl
     double* partial = nullptr;
     SR_CUDA_CHECK(cudaMallocAsync(&partial, sizeof(double) * blocks, stream));
     partial_sum_kernel<term><<<blocks, detail::k_block, 0, stream>>>({a, b, count, partial});
-    detail::check_launch("partial_sum_kernel");
+    detail::check_launch("partial_sum_kernel (sum, l1, mse)", count);
     finish_sum_kernel<<<1, detail::k_block, 0, stream>>>(partial, blocks, factor, out);
     detail::check_launch("finish_sum_kernel");
     SR_CUDA_CHECK(cudaFreeAsync(partial, stream));
@@ -98,7 +98,7 @@ template <Grad kind>
 void launch_grad(const GradParams& p) {
     if (p.count == 0) return;
     grad_kernel<kind><<<detail::grid_for(p.count), detail::k_block, 0, detail::compute_stream()>>>(p);
-    detail::check_launch("grad_kernel");
+    detail::check_launch("grad_kernel (sum, l1, mse backward)", p.count);
 }
 
 }  // namespace

@@ -42,7 +42,7 @@ void launch_pixel_shuffle(const ShuffleParams& p) {
     const int64_t count = p.n * p.h * p.w * p.c * p.scale * p.scale;
     if (count == 0) return;
     pixel_shuffle_kernel<<<detail::grid_for(count), detail::k_block, 0, detail::compute_stream()>>>(p);
-    detail::check_launch("pixel_shuffle_kernel");
+    detail::check_launch("pixel_shuffle_kernel", count);
 }
 
 }  // namespace

@@ -76,7 +76,7 @@ void weight_norm_forward(const float* v, const float* g, int64_t rows, int64_t r
                        v_shape.rank, {}};
     for (int i = 0; i < v_shape.rank && i < 6; ++i) p.dims[i] = v_shape.dims[i];
     weight_norm_forward_kernel<<<static_cast<unsigned>(rows), detail::k_block, 0, detail::compute_stream()>>>(p);
-    detail::check_launch("weight_norm_forward_kernel");
+    detail::check_launch("weight_norm_forward_kernel", rows * row_size);
 }
 
 void weight_norm_backward(const float* v, const float* g, const float* norms, const float* grad_w, int64_t rows,
@@ -84,7 +84,7 @@ void weight_norm_backward(const float* v, const float* g, const float* norms, co
     if (rows == 0) return;
     WeightNormParams p{v, g, norms, grad_w, row_size, nullptr, nullptr, grad_v, grad_g, {}, 0, {}};
     weight_norm_backward_kernel<<<static_cast<unsigned>(rows), detail::k_block, 0, detail::compute_stream()>>>(p);
-    detail::check_launch("weight_norm_backward_kernel");
+    detail::check_launch("weight_norm_backward_kernel", rows * row_size);
 }
 
 }  // namespace sr::cuda
