@@ -2,7 +2,7 @@
 # locates what apt installed, and stops configuration with the exact install line when something
 # is missing. It is also installed next to srConfig.cmake so consumers find the same dependencies.
 
-set(SR_APT_RUNTIME_PACKAGES libeigen3-dev libdnnl-dev libstb-dev nlohmann-json3-dev libpng-dev)
+set(SR_APT_RUNTIME_PACKAGES libeigen3-dev libdnnl-dev libstb-dev nlohmann-json3-dev libpng-dev libjpeg62-turbo-dev)
 set(SR_APT_BUILD_PACKAGES libcli11-dev catch2 libbenchmark-dev)
 
 function(sr_missing_package what package)
@@ -46,6 +46,12 @@ endif()
 find_package(PNG QUIET)
 if(NOT TARGET PNG::PNG)
   sr_missing_package("libpng" "libpng-dev")
+endif()
+
+# JPEG is decoded by libjpeg-turbo (fuzzed upstream), not stb_image (sr/io/jpeg_codec.hpp).
+find_package(JPEG QUIET)
+if(NOT TARGET JPEG::JPEG)
+  sr_missing_package("libjpeg-turbo" "libjpeg62-turbo-dev")
 endif()
 
 # Debian's libstb-dev ships the stb implementations compiled into libstb, so no translation unit of

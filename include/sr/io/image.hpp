@@ -2,7 +2,8 @@
 // Reading and writing image files.
 //
 // read_image: PNG (8/16-bit; gray, gray+alpha, RGB, RGBA, palette; via libpng), JPEG (baseline and
-// progressive, EXIF orientation applied), BMP and TGA (via stb), and .npy caches (uint8/uint16
+// progressive, gray/RGB/CMYK, EXIF orientation applied; via libjpeg-turbo), BMP and TGA (via stb),
+// and .npy caches (uint8/uint16
 // HWC). The format is recognised from the file's first bytes (TGA, which has none, from its
 // extension or header). The image comes back as the file holds it: 1..4 channels, 8 or 16 bits;
 // sr/io/image_convert.hpp turns it into RGB or a tensor.
@@ -23,6 +24,7 @@
 #include "sr/io/image_convert.hpp"
 #include "sr/io/image_transform.hpp"
 #include "sr/io/image_types.hpp"
+#include "sr/io/jpeg_codec.hpp"
 #include "sr/io/jpeg_markers.hpp"
 #include "sr/io/npy.hpp"
 #include "sr/io/png_codec.hpp"
@@ -121,11 +123,10 @@ inline Image decode_image(const uint8_t* bytes, std::size_t size, const std::str
     switch (detect_format(bytes, size, file)) {
         case ImageFormat::png: image = decode_png(bytes, size, file, options.max_pixels); break;
         case ImageFormat::jpeg:
-            image = decode_with_stb(bytes, size, StbFormat::jpeg, file, options.max_pixels,
-                                    options.apply_exif_orientation);
+            image = decode_jpeg(bytes, size, file, options.max_pixels, options.apply_exif_orientation);
             break;
-        case ImageFormat::bmp: image = decode_with_stb(bytes, size, StbFormat::bmp, file, options.max_pixels, false); break;
-        case ImageFormat::tga: image = decode_with_stb(bytes, size, StbFormat::tga, file, options.max_pixels, false); break;
+        case ImageFormat::bmp: image = decode_with_stb(bytes, size, StbFormat::bmp, file, options.max_pixels); break;
+        case ImageFormat::tga: image = decode_with_stb(bytes, size, StbFormat::tga, file, options.max_pixels); break;
         case ImageFormat::npy: {
             const NpyHeader header = decode_npy_header(bytes, size, file);
             if (int64_t{header.height} * header.width > options.max_pixels)
@@ -158,6 +159,13 @@ inline ImageInfo read_image_info(const std::filesystem::path& path, const ReadOp
     }
     const std::vector<uint8_t> bytes = read_file_bytes(path);
     const ImageFormat format = detect_format(bytes.data(), bytes.size(), file.path());
+    if (format == ImageFormat::jpeg) {
+        ImageInfo info = read_jpeg_info(bytes.data(), bytes.size(), file.path());
+        if (options.apply_exif_orientation &&
+            dihedral_for_exif_orientation(scan_jpeg(bytes.data(), bytes.size()).orientation) % 2 == 1)
+            std::swap(info.width, info.height);
+        return info;
+    }
     ImageInfo info;
     int width = 0, height = 0, channels = 0;
     if (bytes.size() > static_cast<std::size_t>(INT_MAX) ||
@@ -166,9 +174,6 @@ inline ImageInfo read_image_info(const std::filesystem::path& path, const ReadOp
     info.width = width;
     info.height = height;
     info.channels = channels;
-    if (format == ImageFormat::jpeg && options.apply_exif_orientation &&
-        dihedral_for_exif_orientation(scan_jpeg(bytes.data(), bytes.size()).orientation) % 2 == 1)
-        std::swap(info.width, info.height);
     return info;
 }
 

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <bit>
 #include <cctype>
+#include <climits>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -111,7 +112,7 @@ inline bool parse_npy_header(const uint8_t* bytes, std::size_t available, const 
             int64_t v = 0;
             while (p < shape.size() && std::isdigit(static_cast<unsigned char>(shape[p]))) {
                 v = v * 10 + (shape[p++] - '0');
-                if (v > (int64_t{1} << 31)) image_fail(ImageErrorKind::corrupt, file, ".npy dimension too large");
+                if (v > INT_MAX) image_fail(ImageErrorKind::corrupt, file, ".npy dimension too large");
             }
             dims.push_back(v);
         } else if (shape[p] == ',' || std::isspace(static_cast<unsigned char>(shape[p])) || shape[p] == 'L') {
@@ -124,6 +125,12 @@ inline bool parse_npy_header(const uint8_t* bytes, std::size_t available, const 
     if (dims.size() != 3 || dims[2] < 1 || dims[2] > 4)
         image_fail(ImageErrorKind::unsupported, file, ".npy shape (", shape,
                    ") is not an image (expected (H, W) or (H, W, C) with C in 1..4)");
+    if (dims[0] == 0 || dims[1] == 0)
+        image_fail(ImageErrorKind::corrupt, file, ".npy shape (", shape, ") holds no pixels");
+    // Each dimension is below 2^31; capping the pixel count at 2^40 keeps data_bytes() (at most
+    // 8 bytes a pixel) and every offset computed from it far from overflow.
+    if (dims[0] * dims[1] > (int64_t{1} << 40))
+        image_fail(ImageErrorKind::too_large, file, ".npy shape (", shape, ") is beyond any image");
     header.height = static_cast<int>(dims[0]);
     header.width = static_cast<int>(dims[1]);
     header.channels = static_cast<int>(dims[2]);

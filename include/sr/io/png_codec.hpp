@@ -224,8 +224,12 @@ inline ImageInfo read_png_info(const FileHandle& file) {
         image_fail(ImageErrorKind::corrupt, file.path(), "not a PNG file or no IHDR");
     if (std::memcmp(head + 12, "IHDR", 4) != 0) image_fail(ImageErrorKind::corrupt, file.path(), "PNG: IHDR missing");
     ImageInfo info;
-    info.width = static_cast<int>(detail::png_read_u32(head + 16));
-    info.height = static_cast<int>(detail::png_read_u32(head + 20));
+    const uint32_t width = detail::png_read_u32(head + 16), height = detail::png_read_u32(head + 20);
+    // PNG allows 1..2^31-1 (libpng's decoder enforces it; this reader must not wrap to a negative int).
+    if (width == 0 || height == 0 || width > INT32_MAX || height > INT32_MAX)
+        image_fail(ImageErrorKind::corrupt, file.path(), "PNG: size ", width, "x", height, " is not valid");
+    info.width = static_cast<int>(width);
+    info.height = static_cast<int>(height);
     const int depth = head[24], color_type = head[25];
     info.bit_depth = depth == 16 ? 16 : 8;
     info.channels = color_type == 0 ? 1 : color_type == 4 ? 2 : color_type == 6 ? 4 : 3;

@@ -350,7 +350,9 @@ public:
         float* dst = out.data();
         const int64_t n = e.numel();
         switch (e.dtype) {
-            case Dtype::F32: std::memcpy(dst, src, e.byte_size()); break;
+            case Dtype::F32:  // an empty tensor may have no storage: memcpy wants a pointer even for 0 bytes
+                if (e.byte_size() > 0) std::memcpy(dst, src, e.byte_size());
+                break;
             case Dtype::F64:
                 for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(load<double>(src, i));
                 break;
@@ -373,7 +375,7 @@ public:
         SR_CHECK(e.dtype == dtype_of<T>(), m_path.string(), ": tensor '", e.name, "' has dtype ", dtype_name(e.dtype),
                  ", expected ", dtype_name(dtype_of<T>()));
         auto out = Tensor<T, Cpu>::empty(shape_of(e));
-        std::memcpy(out.data(), m_data.get() + e.begin, e.byte_size());
+        if (e.byte_size() > 0) std::memcpy(out.data(), m_data.get() + e.begin, e.byte_size());
         return out;
     }
 

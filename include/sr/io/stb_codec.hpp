@@ -1,8 +1,10 @@
 #pragma once
-// JPEG, BMP and TGA through stb (Debian's libstb: the implementations are compiled into the
-// library, so this header only declares). stb decodes leniently: a truncated BMP, TGA or JPEG
-// comes back with the missing part filled in and no error. So every file is first checked
-// against its own header (the sizes it promises, the JPEG marker chain) and only then decoded.
+// BMP and TGA decoding and JPEG/BMP encoding through stb (Debian's libstb: the implementations are
+// compiled into the library, so this header only declares). JPEG is decoded by libjpeg-turbo
+// (sr/io/jpeg_codec.hpp): stb_image's JPEG decoder read out of bounds under fuzzing. stb decodes
+// leniently: a truncated BMP or TGA comes back with the missing part filled in and no error. So
+// every file is first checked against its own header (the sizes it promises) and only then
+// decoded. Size arithmetic is done so that no header value, however absurd, can overflow it.
 #include <stb/stb_image.h>
 #include <stb/stb_image_write.h>
 
@@ -14,7 +16,6 @@
 
 #include "sr/io/image_transform.hpp"
 #include "sr/io/image_types.hpp"
-#include "sr/io/jpeg_markers.hpp"
 
 namespace sr::io {
 
@@ -46,10 +47,15 @@ inline void check_bmp(const uint8_t* d, std::size_t n, const std::string& file) 
     if (compression != 0 && compression != 3 && compression != 6)
         image_fail(ImageErrorKind::unsupported, file, "BMP compression type ", compression);
     if (width <= 0 || height == 0) image_fail(ImageErrorKind::corrupt, file, "BMP: size ", width, "x", height);
+    // width < 2^31 and bits < 2^16 keep row_bytes below 2^46; the product with a height up to 2^31
+    // does not fit in 64 bits, so the rows are compared by division.
     const int64_t row_bytes = (int64_t{bits} * width + 31) / 32 * 4;
-    const int64_t needed = int64_t{data_offset} + row_bytes * (height < 0 ? -height : height);
-    if (static_cast<int64_t>(n) < needed)
+    const int64_t rows = height < 0 ? -height : height;
+    const int64_t pixel_bytes_available = static_cast<int64_t>(n) - int64_t{data_offset};
+    if (pixel_bytes_available < 0 || (row_bytes > 0 && pixel_bytes_available / row_bytes < rows)) {
+        const double needed = double(data_offset) + double(row_bytes) * double(rows);
         image_fail(ImageErrorKind::truncated, file, "BMP: the pixels need ", needed, " bytes, the file has ", n);
+    }
 }
 
 // A TGA header is plausible when its fields hold values TGA allows (TGA has no magic number).
@@ -70,10 +76,9 @@ inline void check_tga(const uint8_t* d, std::size_t n, const std::string& file) 
     const std::size_t pixel_bytes = (d[16] + 7u) / 8u;
     std::size_t pos = 18 + id_length + (d[1] ? cmap_length * ((cmap_bits + 7) / 8) : 0);
     int64_t remaining = int64_t{le16(d + 12)} * le16(d + 14);
-    if (type < 9) {
-        if (pos + static_cast<std::size_t>(remaining) * pixel_bytes > n)
-            image_fail(ImageErrorKind::truncated, file, "TGA: the pixels need ",
-                       pos + static_cast<std::size_t>(remaining) * pixel_bytes, " bytes, the file has ", n);
+    if (type < 9) {  // remaining < 2^32 and pixel_bytes <= 4: no overflow in 64 bits
+        const std::size_t needed = pos + static_cast<std::size_t>(remaining) * pixel_bytes;
+        if (needed > n) image_fail(ImageErrorKind::truncated, file, "TGA: the pixels need ", needed, " bytes, the file has ", n);
         return;
     }
     while (remaining > 0) {
@@ -86,22 +91,6 @@ inline void check_tga(const uint8_t* d, std::size_t n, const std::string& file) 
     }
 }
 
-inline void check_jpeg(const JpegStructure& jpeg, const std::string& file) {
-    if (jpeg.corrupt) image_fail(ImageErrorKind::corrupt, file, "JPEG: ", jpeg.problem);
-    if (!jpeg.complete) image_fail(ImageErrorKind::truncated, file, "JPEG: ", jpeg.problem);
-    if (!jpeg.has_frame) image_fail(ImageErrorKind::corrupt, file, "JPEG: no frame header (SOF)");
-    if (jpeg.sof_marker != 0xC0 && jpeg.sof_marker != 0xC1 && jpeg.sof_marker != 0xC2) {
-        const bool arithmetic = jpeg.sof_marker >= 0xC9;
-        const bool lossless = jpeg.sof_marker == 0xC3 || jpeg.sof_marker == 0xC7 || jpeg.sof_marker == 0xCB ||
-                              jpeg.sof_marker == 0xCF;
-        image_fail(ImageErrorKind::unsupported, file, "JPEG: ",
-                   lossless ? "lossless" : arithmetic ? "arithmetic-coded" : "hierarchical", " JPEG (SOF 0x",
-                   std::hex, jpeg.sof_marker, ")");
-    }
-    if (jpeg.precision != 8)
-        image_fail(ImageErrorKind::unsupported, file, "JPEG: ", jpeg.precision, "-bit samples (only 8-bit JPEG)");
-}
-
 inline void stb_append(void* context, void* data, int size) {
     auto* out = static_cast<std::vector<uint8_t>*>(context);
     const auto* bytes = static_cast<const uint8_t*>(data);
@@ -112,23 +101,16 @@ inline void stb_append(void* context, void* data, int size) {
 
 inline bool is_bmp(const uint8_t* bytes, std::size_t size) { return size >= 2 && bytes[0] == 'B' && bytes[1] == 'M'; }
 
-enum class StbFormat { jpeg, bmp, tga };
+enum class StbFormat { bmp, tga };
 
-// Decodes JPEG, BMP or TGA bytes after checking them against their headers. JPEGs are turned
-// upright by their EXIF orientation when apply_orientation is set.
+// Decodes BMP or TGA bytes after checking them against their headers.
 inline Image decode_with_stb(const uint8_t* bytes, std::size_t size, StbFormat format, const std::string& file,
-                             int64_t max_pixels, bool apply_orientation) {
-    int orientation = 1;
-    const char* name = format == StbFormat::jpeg ? "JPEG" : format == StbFormat::bmp ? "BMP" : "TGA";
-    if (format == StbFormat::jpeg) {
-        const JpegStructure jpeg = scan_jpeg(bytes, size);
-        detail::check_jpeg(jpeg, file);
-        orientation = jpeg.orientation;
-    } else if (format == StbFormat::bmp) {
+                             int64_t max_pixels) {
+    const char* name = format == StbFormat::bmp ? "BMP" : "TGA";
+    if (format == StbFormat::bmp)
         detail::check_bmp(bytes, size, file);
-    } else {
+    else
         detail::check_tga(bytes, size, file);
-    }
     if (size > static_cast<std::size_t>(INT_MAX))
         image_fail(ImageErrorKind::unsupported, file, name, " files over 2 GiB");
     const int length = static_cast<int>(size);
@@ -143,7 +125,6 @@ inline Image decode_with_stb(const uint8_t* bytes, std::size_t size, StbFormat f
     Image image(height, width, channels, 8);
     std::memcpy(image.data8(), pixels, image.sample_count());
     stbi_image_free(pixels);
-    if (apply_orientation && orientation != 1) image = dihedral(image, dihedral_for_exif_orientation(orientation));
     return image;
 }
 

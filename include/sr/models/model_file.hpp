@@ -122,11 +122,26 @@ void load_parameters(const io::SafetensorsFile& file, const nn::ParameterList<T,
     }
 }
 
+// Refuses metadata naming a network larger than the file's tensors can hold, before it is built:
+// a few bytes of edited JSON must not make load_model allocate gigabytes. Every parameter has to be
+// in the file in at least 2 bytes (F16/BF16), the head convolution has 27 F weights and every
+// residual block at least F^2 (EDSR 18 F^2, WDSR-A 18 r F^2, WDSR-B's 1x1 expansion alone r F^2).
+inline void check_config_fits_file(const std::string& label, const ModelConfig& c, uint64_t tensor_bytes) {
+    const double least_weights = double(c.num_blocks) * double(c.num_filters) * double(c.num_filters) + 27.0 * double(c.num_filters);
+    SR_CHECK(2.0 * least_weights <= double(tensor_bytes), label, ": the metadata describes a ",
+             architecture_name(c.architecture), " with ", c.num_filters, " filters and ", c.num_blocks,
+             " blocks (at least ", least_weights, " weights), more than the file's ", tensor_bytes,
+             " bytes of tensors can hold");
+}
+
 // Reads a model file and returns the network it describes, with its weights.
 template <class T = float, class D = Cpu>
 AnyModel<T, D> load_model(const std::filesystem::path& path) {
     const io::SafetensorsFile file = io::read_safetensors(path);
     const ModelConfig config = config_from_metadata(path.string(), file.metadata());
+    uint64_t tensor_bytes = 0;
+    for (const auto& e : file.entries()) tensor_bytes += e.byte_size();
+    check_config_fits_file(path.string(), config, tensor_bytes);
     Rng rng(0);  // initial values are overwritten
     AnyModel<T, D> model(config, rng);
     load_parameters(file, model.parameters());
