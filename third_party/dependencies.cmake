@@ -123,7 +123,7 @@ function(sr_find_cudnn)
   find_path(CUDNN_INCLUDE_DIR cudnn_graph.h HINTS ${hints} ${CUDAToolkit_INCLUDE_DIRS} PATH_SUFFIXES include
             DOC "Folder of cudnn.h (cuDNN 9)")
   # The pip wheels ship only the versioned name libcudnn.so.9.
-  find_library(CUDNN_LIBRARY NAMES cudnn libcudnn.so.9 HINTS ${hints} ${CUDAToolkit_LIBRARY_DIR}
+  find_library(CUDNN_LIBRARY NAMES cudnn libcudnn.so.9 NAMES_PER_DIR HINTS ${hints} ${CUDAToolkit_LIBRARY_DIR}
                PATH_SUFFIXES lib lib64 lib/x86_64-linux-gnu DOC "libcudnn (cuDNN 9)")
   if(NOT CUDNN_INCLUDE_DIR OR NOT CUDNN_LIBRARY)
     if(ARG_REQUIRED)
