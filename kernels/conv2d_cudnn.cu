@@ -430,9 +430,11 @@ constexpr int64_t k_deterministic_workspace_limit = int64_t{512} << 20;
 // on first use of a shape, and the heuristics rank the best of them first anyway.
 constexpr int k_max_runtime_compiled = 1;
 
-// Up to `wanted` usable plans in heuristic order.
+// Up to `wanted` usable plans in heuristic order: mode A's, or the fallback mode's when A has none
+// (or only the fallback mode's, `fallback_only`, after all of A's failed to run).
 std::vector<Candidate> find_candidates(const Builder& b, cudnnHandle_t handle, const Graph& graph,
-                                       const ConvSettings& settings, std::size_t wanted, SearchReport& report) {
+                                       const ConvSettings& settings, std::size_t wanted, SearchReport& report,
+                                       bool fallback_only = false) {
     std::size_t free_bytes = 0, total_bytes = 0;
     SR_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
     // The pool's cached memory counts as used here, so this is a conservative bound. Deterministic
@@ -443,6 +445,7 @@ std::vector<Candidate> find_candidates(const Builder& b, cudnnHandle_t handle, c
     std::vector<Candidate> candidates;
     int runtime_compiled = 0;
     for (cudnnBackendHeurMode_t mode : {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK}) {
+        if (fallback_only && mode != CUDNN_HEUR_MODE_FALLBACK) continue;
         for (Descriptor& config : engine_configs(b, graph, mode)) {
             ++report.configurations;
             const std::optional<EngineInfo> info = engine_info(b, config);
@@ -506,6 +509,7 @@ struct Entry {
     std::vector<Candidate> candidates;  // once settled, candidates[0] is the plan
     bool settled = false;
     bool unfused = false;  // no engine runs the fused graph: plain convolution, then our epilogue
+    bool searched_fallback = false;  // the fallback mode's candidates were tried after A's failed
     SearchReport report;
 };
 
@@ -620,6 +624,16 @@ void run_locked(const Problem& problem, const ConvSettings& settings, const Oper
         }
         settle(b, handle, entry, settings, operands);  // runs the chosen plan on the operands
         if (entry.settled) return;
+        if (!entry.searched_fallback) {
+            // Every candidate built a plan and failed to run: the fallback engines are the
+            // simplest, most widely applicable ones.
+            entry.searched_fallback = true;
+            entry.candidates = find_candidates(b, handle, entry.graph, settings,
+                                               wants_timing(settings) ? k_timed_candidates : k_untimed_candidates,
+                                               entry.report, /*fallback_only=*/true);
+            if (!entry.candidates.empty()) settle(b, handle, entry, settings, operands);
+            if (entry.settled) return;
+        }
         if (!is_fused(problem)) fail_no_engine(problem, settings, entry.report);
         entry.unfused = true;
     }
