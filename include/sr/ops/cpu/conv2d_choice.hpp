@@ -157,7 +157,7 @@ inline std::optional<int> known(const Key& key, const std::string& variant) {
 
 // The winner for `key`, measured now when this is its first use. candidates must be non-empty;
 // with one candidate nothing is timed. Thread-safe; two threads meeting a new key at once may
-// both measure it (the later result is kept), which costs time but never correctness.
+// both measure it (the first result is kept), which costs time but never correctness.
 inline int winner(const Key& key, std::span<const Candidate> candidates) {
     auto& t = detail::table();
     {
@@ -174,8 +174,17 @@ inline int winner(const Key& key, std::span<const Candidate> candidates) {
         }
     }
     std::lock_guard lock(t.mutex);
-    t.winners[key] = best_id;
+    if (auto it = t.winners.find(key); it != t.winners.end()) return it->second;  // another thread was first
     detail::append_winner(t.file, key, best_id);
+    // Every process follows the first record of a key in the file, the measuring one included: two
+    // processes that measured the same shape at once (and may disagree) still run the same backend,
+    // which a resumed training run needs to continue bit-exactly.
+    if (!t.file.empty()) {
+        std::map<Key, int> on_disk;
+        detail::read_winners(t.file, on_disk);
+        if (auto it = on_disk.find(key); it != on_disk.end()) best_id = it->second;
+    }
+    t.winners[key] = best_id;
     return best_id;
 }
 
