@@ -137,7 +137,7 @@ inline void float_backward_weights(ConvBackend backend, const gemm::ConvGeometry
 }
 
 // The CPU backend for a float pass: the forced one, or under automatic the measured winner for
-// this (shape, pass, threads). On first use, scratch_size zeroed floats of scratch output are
+// this layer (channels, kernel size), pass and thread count, timed on the first size it meets. On first use, scratch_size zeroed floats of scratch output are
 // allocated and run(backend, scratch) is timed for each candidate (sr/ops/cpu/conv2d_choice.hpp),
 // so the real outputs (and an accumulate epilogue's addend) are touched only by the winner.
 template <class Run>
@@ -147,7 +147,10 @@ ConvBackend float_pass_backend(const gemm::ConvGeometry& g, sr::detail::ConvPass
     if (cpu_precision() == Precision::bf16) return ConvBackend::onednn;
     const ConvBackend backend = sr::detail::float_conv_backend();
     if (backend != ConvBackend::automatic) return backend;
-    const choice::Key key{g.n, g.h, g.w, g.c, g.o, g.k, pass, threads};
+    // Keyed by layer, not by image size: every tile, batch and image size of a layer runs on the
+    // same backend, so tiled inference stays bit-equal to a whole-image pass (backends round
+    // differently) and validation shapes cannot change what training runs on.
+    const choice::Key key{0, 0, 0, g.c, g.o, g.k, pass, threads};
     if (auto id = choice::known(key, direct::isa_name(direct::isa()))) return static_cast<ConvBackend>(*id);
     std::vector<float> scratch(static_cast<std::size_t>(scratch_size), 0.f);
     const choice::Candidate candidates[] = {

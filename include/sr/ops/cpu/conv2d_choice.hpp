@@ -37,7 +37,8 @@ namespace sr::ops::choice {
 enum class Pass { forward, backward_data, backward_weights };
 
 // One convolution problem: NHWC input [n, h, w, c], o outputs, k x k kernel, the pass, and the
-// threads it runs on (the winner on one thread is not always the winner on two).
+// threads it runs on (the winner on one thread is not always the winner on two). A caller may
+// leave n, h, w at 0 to key a whole layer (sr/ops/conv2d.hpp does, so tiles and whole images agree).
 struct Key {
     int64_t n = 0, h = 0, w = 0, c = 0, o = 0, k = 0;
     Pass pass = Pass::forward;
