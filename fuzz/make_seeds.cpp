@@ -1,7 +1,8 @@
 // Writes the seed corpora of fuzz/corpus/ (committed; rerun only to change them):
 //   build-fuzz/fuzz/fuzz_make_seeds fuzz/corpus [photo.png]
-// The photo (default: Set5's baby.png from ../shared/data) is only cropped to 16x16 pixels, so the
-// committed seeds hold real photographic content in a few hundred bytes each. From it: every
+// The photo (default: the repository's own CC0 sample, docs/samples/chelsea.png; data from
+// ../shared is never committed) is only cropped to 16x16 pixels, so the committed seeds hold real
+// photographic content in a few hundred bytes each. From it: every
 // image format and variant the readers take (PNG 8/16-bit in each layout, interlaced, palette;
 // JPEG baseline, progressive, gray, CMYK, restart markers, EXIF orientation; BMP; TGA raw and RLE;
 // .npy), tiny model files, a training checkpoint with its args.json, and a few malformed
@@ -249,7 +250,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     const fs::path root = argv[1];
-    const fs::path photo_path = argc > 2 ? fs::path(argv[2]) : fs::path(SR_SOURCE_DIR) / ".." / "shared" / "data" / "benchmark" / "Set5" / "HR" / "baby.png";
+    const fs::path photo_path = argc > 2 ? fs::path(argv[2]) : fs::path(SR_SOURCE_DIR) / "docs" / "samples" / "chelsea.png";
     const sr::io::Image full = sr::io::read_image(photo_path);
     const sr::io::Image photo = sr::io::crop(full, sr::io::Window{full.height() / 2, full.width() / 2, 16, 16});
     image_seeds(root / "fuzz_image", photo);
