@@ -115,23 +115,27 @@ TEST_CASE("conv2d direct kernels refuse a variant the CPU cannot run", "[conv2d]
     CHECK(sr::ops::direct::supported(sr::ops::direct::best_isa()));
 }
 
-TEST_CASE("conv2d automatic measures each shape and pass once and stays exact", "[conv2d]") {
-    // The first use of a shape times the candidates into scratch outputs: the accumulate epilogue
+TEST_CASE("conv2d automatic measures each layer and pass once and stays exact", "[conv2d]") {
+    // The first use of a layer times the candidates into scratch outputs: the accumulate epilogue
     // must see its addend once (not once per timed candidate) and every pass must still match.
+    // Winners are keyed by layer (channels, kernel), not by image size, so a second size of the
+    // same layer reuses them: tiles and whole images must run on the same backend.
     BackendScope scope(sr::ConvBackend::automatic);
     sr::ops::choice::forget();
-    const Case cs{2, 7, 13, 20, 48, 3};
+    const Case cs{2, 7, 13, 20, 48, 3}, other_size{1, 11, 5, 20, 48, 3};
     check_all_passes<float>(cs, 1e-5);
+    check_all_passes<float>(other_size, 1e-5);
     const auto winners = sr::ops::choice::winners();
     int passes_seen[3] = {0, 0, 0};
     for (const auto& [key, id] : winners) {
-        if (key.n != cs.n || key.h != cs.h || key.w != cs.w || key.c != cs.c || key.o != cs.o || key.k != cs.k) continue;
+        CHECK((key.n == 0 && key.h == 0 && key.w == 0));
+        if (key.c != cs.c || key.o != cs.o || key.k != cs.k) continue;
         ++passes_seen[static_cast<int>(key.pass)];
         const auto backend = static_cast<sr::ConvBackend>(id);
         CHECK((backend == sr::ConvBackend::onednn ||
                (backend == sr::ConvBackend::direct && sr::ops::direct::available())));
     }
-    // One recorded winner per pass (the repeated forwards in check_all_passes reuse it).
+    // One recorded winner per pass for both sizes (the repeated forwards reuse it).
     CHECK(passes_seen[0] == 1);
     CHECK(passes_seen[1] == 1);
     CHECK(passes_seen[2] == 1);
