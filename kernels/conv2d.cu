@@ -114,6 +114,17 @@ PoolBuffer::~PoolBuffer() {
     if (m_data) device_free(m_data);
 }
 
+Operands timing_operands(const Problem& problem, const Operands& operands, PoolBuffer& scratch) {
+    Operands timing = operands;
+    if (!problem.accumulate) return timing;
+    const ConvShape& s = problem.shape;
+    const std::size_t bytes = static_cast<std::size_t>(s.n * s.h * s.w * s.o) * sizeof(float);
+    scratch = PoolBuffer(bytes);
+    SR_CUDA_CHECK(cudaMemsetAsync(scratch.get(), 0, bytes, detail::compute_stream()));
+    timing.out = scratch.floats();
+    return timing;
+}
+
 // ---- epilogue of an unfused forward ----
 
 struct EpilogueParams {

@@ -111,6 +111,11 @@ private:
     void* m_data = nullptr;
 };
 
+// Operands for timing candidates: with a residual addend in y (accumulate), timed runs write into
+// a zeroed scratch output instead, so y receives its addend exactly once. `scratch` keeps that
+// buffer alive for the caller.
+Operands timing_operands(const Problem& problem, const Operands& operands, PoolBuffer& scratch);
+
 // ---- our own kernels (kernels/conv2d.cu) ----
 
 // y[p, o] = relu?(conv[p, o] + b[o] + z[p, o]) over P rows; b and z may be null, conv may be y.

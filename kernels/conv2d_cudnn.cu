@@ -558,15 +558,8 @@ void settle(const Builder& b, cudnnHandle_t handle, Entry& entry, const ConvSett
         entry.candidates.clear();
         return;
     }
-    Operands timing = operands;
     PoolBuffer scratch;
-    if (problem.accumulate) {
-        const ConvShape& s = problem.shape;
-        const std::size_t bytes = static_cast<std::size_t>(s.n * s.h * s.w * s.o) * sizeof(float);
-        scratch = PoolBuffer(bytes);
-        SR_CUDA_CHECK(cudaMemsetAsync(scratch.get(), 0, bytes, detail::compute_stream()));
-        timing.out = scratch.floats();
-    }
+    const Operands timing = timing_operands(problem, operands, scratch);
     double best_ms = k_unsupported;
     std::size_t best = entry.candidates.size();
     for (std::size_t i = 0; i < entry.candidates.size(); ++i) {
