@@ -17,7 +17,9 @@
 
 #if SR_WITH_CUDA
 
+#include <cmath>
 #include <fstream>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
@@ -69,7 +71,10 @@ double max_abs_diff(const Tensor<float>& a, const Tensor<float>& b) {
     REQUIRE(a.shape() == b.shape());
     const auto ac = a.contiguous(), bc = b.contiguous();
     double d = 0;
-    for (int64_t i = 0; i < ac.numel(); ++i) d = std::max(d, double(std::abs(ac.data()[i] - bc.data()[i])));
+    for (int64_t i = 0; i < ac.numel(); ++i) {
+        const double diff = std::abs(double(ac.data()[i]) - double(bc.data()[i]));
+        if (!(diff <= d)) d = std::isnan(diff) ? std::numeric_limits<double>::infinity() : diff;  // NaN is a failure, not 0
+    }
     return d;
 }
 
