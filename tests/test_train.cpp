@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "sr/nn/finite_check.hpp"
 #include "sr/train/trainer.hpp"
 #include "test_support.hpp"
 #include "train_test_support.hpp"
@@ -147,4 +148,70 @@ TEST_CASE("the device and its GPU settings are training options kept in args.jso
         CHECK_THROWS_WITH(sr::train::Trainer::start(options), Catch::Contains("--device cuda:0") && Catch::Contains("use --device cpu"));
         CHECK_FALSE(std::filesystem::exists(dir.path / "runs"));
     }
+}
+
+TEST_CASE("data too few or too small for the patch is refused before the first step, naming file and sizes", "[train]") {
+    sr::test::TempDir dir;
+    auto options = sr::test::tiny_training(dir.path / "small", dir.path / "runs");
+    // 12x12 images at x2 with an 8-pixel LR patch: the HR patch is 16x16.
+    sr::test::write_training_images(dir.path / "small", 6, 12);
+    CHECK_THROWS_WITH(sr::train::Trainer::start(options),
+                      Catch::Contains("small") && Catch::Contains("no image holds the 16x16 HR patch (--lr-patch-size 8 x scale 2)") &&
+                          Catch::Contains("is 12x12"));
+    // Refused before a run existed: no run directory is left behind.
+    CHECK(std::filesystem::is_empty(dir.path / "runs"));
+
+    // Some training images too small: they are left out, and the log says which.
+    sr::test::write_training_images(dir.path / "mixed", 6, 32);
+    sr::test::write_training_images(dir.path / "mixed_small", 1, 12);
+    std::filesystem::rename(dir.path / "mixed_small" / "image_0.png", dir.path / "mixed" / "image_00.png");
+    options.dataset = (dir.path / "mixed").string();
+    std::vector<std::string> messages;
+    sr::train::TrainerCallbacks callbacks;
+    callbacks.on_message = [&](const std::string& m) { messages.push_back(m); };
+    auto trainer = sr::train::Trainer::start(options, callbacks);
+    REQUIRE_FALSE(messages.empty());
+    CHECK_THAT(messages.front(), Catch::Contains("1 of 6 images are smaller than the 16x16 HR patch") &&
+                                     Catch::Contains("image_00 (12x12)"));
+
+    // A validation image smaller than the patch would fail only at the first epoch's end.
+    sr::test::write_training_images(dir.path / "valid_small", 1, 12);
+    options = sr::test::tiny_training(dir.path / "images", dir.path / "runs2");
+    sr::test::write_training_images(dir.path / "images", 4, 32);
+    options.validation_dataset = (dir.path / "valid_small").string();
+    CHECK_THROWS_WITH(sr::train::Trainer::start(options),
+                      Catch::Contains("valid_small") && Catch::Contains("image_0 is 12x12, smaller than the 16x16 HR patch"));
+    options.benchmark = true;  // full-image validation takes any size
+    CHECK_NOTHROW(sr::train::Trainer::start(options));
+
+    // Too few: nothing left to train on once the validation images are set aside.
+    options = sr::test::tiny_training(dir.path / "images", dir.path / "runs3");
+    options.validation_images = "1-4";
+    CHECK_THROWS_WITH(sr::train::Trainer::start(options), Catch::Contains("no images to train on"));
+}
+
+TEST_CASE("the finite check names the first parameter with a NaN or infinite gradient or value", "[train]") {
+    using sr::Tensor;
+    sr::nn::ParameterList<float, sr::Cpu> parameters;
+    for (const char* name : {"head.weight", "body.0.weight", "tail.bias"}) {
+        auto t = Tensor<float>::full({300, 300}, 0.5f);  // large enough to be split across threads
+        t.set_requires_grad(true);
+        parameters.push_back({name, t});
+    }
+    CHECK_FALSE(sr::nn::first_non_finite_gradient(parameters));  // no gradients yet
+    for (auto& p : parameters) p.tensor.accumulate_grad(Tensor<float>::full(p.tensor.shape(), 1.f));
+    CHECK_FALSE(sr::nn::first_non_finite_gradient(parameters));
+    CHECK_FALSE(sr::nn::first_non_finite_value(parameters));
+    // Extremes that are finite: the largest float, the smallest denormal, negative zero.
+    float* g1 = parameters[1].tensor.grad().data();
+    g1[0] = 3.4028235e38f, g1[1] = -3.4028235e38f, g1[2] = 1e-45f, g1[3] = -0.f;
+    CHECK_FALSE(sr::nn::first_non_finite_gradient(parameters));
+    g1[89999] = -std::numeric_limits<float>::infinity();  // the last element
+    CHECK(sr::nn::first_non_finite_gradient(parameters) == "body.0.weight");
+    parameters[2].tensor.grad().data()[45000] = std::nanf("");
+    CHECK(sr::nn::first_non_finite_gradient(parameters) == "body.0.weight");  // the first in order
+    g1[89999] = 0.f;
+    CHECK(sr::nn::first_non_finite_gradient(parameters) == "tail.bias");
+    parameters[0].tensor.data()[7] = std::numeric_limits<float>::infinity();
+    CHECK(sr::nn::first_non_finite_value(parameters) == "head.weight");
 }

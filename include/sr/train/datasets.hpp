@@ -9,6 +9,7 @@
 // names a separate validation set.
 #include <filesystem>
 #include <memory>
+#include <algorithm>
 #include <string>
 
 #include "sr/data/div2k_dataset.hpp"
@@ -91,6 +92,51 @@ inline TrainingData open_training_data(const TrainOptions& o) {
         }
     }
     return d;
+}
+
+// Refuses, before any step, data a run cannot train or validate on: an empty training or
+// validation set; training images none of which holds the HR patch (--lr-patch-size x scale on
+// each side); with random-crop validation (no --benchmark), a validation image that is smaller
+// than the patch (it would fail only at the first epoch's end). Sizes come from file headers.
+// Returns a note naming the training images too small to be sampled (the loader leaves them out,
+// as T91 at x4 needs), or "" when every image is large enough.
+inline std::string check_training_data(const TrainingData& d, const TrainOptions& o) {
+    const int patch = o.lr_patch_size, hr_patch = patch * o.scale;
+    const auto patch_text = [&] {
+        return std::to_string(hr_patch) + "x" + std::to_string(hr_patch) + " HR patch (--lr-patch-size " +
+               std::to_string(patch) + " x scale " + std::to_string(o.scale) + ")";
+    };
+    const auto hr_text = [&](const data::ImageSize& lr) {
+        return std::to_string(lr.width * o.scale) + "x" + std::to_string(lr.height * o.scale);
+    };
+    SR_CHECK(d.train->size() >= 1, "training data ", d.train->describe(), ": no images to train on (check --dataset and "
+             "--training-images)");
+    SR_CHECK(d.valid->size() >= 1, "validation data ", d.valid->describe(), ": no images to validate on (check "
+             "--validation-dataset and --validation-images)");
+    int64_t small = 0, largest = 0, largest_area = -1;
+    std::string first_small;
+    for (int64_t i = 0; i < d.train->size(); ++i) {
+        const data::ImageSize lr = d.train->lr_size(i);
+        if (int64_t(lr.height) * lr.width > largest_area) largest = i, largest_area = int64_t(lr.height) * lr.width;
+        if (lr.height >= patch && lr.width >= patch) continue;
+        if (small++ == 0) first_small = d.train->name(i) + " (" + hr_text(lr) + ")";
+    }
+    SR_CHECK(small < d.train->size(), "training data ", d.train->describe(), ": no image holds the ", patch_text(),
+             "; the largest, ", d.train->name(largest), ", is ", hr_text(d.train->lr_size(largest)),
+             "; lower --lr-patch-size or add larger images");
+    if (!o.benchmark) {
+        const int64_t checked = std::min<int64_t>(d.valid->size(), int64_t(std::max(1, o.validation_steps)) * o.batch_size);
+        for (int64_t i = 0; i < checked; ++i) {
+            const data::ImageSize lr = d.valid->lr_size(i);
+            SR_CHECK(lr.height >= patch && lr.width >= patch, "validation data ", d.valid->describe(), ": ",
+                     d.valid->name(i), " is ", hr_text(lr), ", smaller than the ", patch_text(),
+                     " its random-crop validation needs; lower --lr-patch-size, validate on full images (--benchmark) "
+                     "or leave it out (--validation-images)");
+        }
+    }
+    if (small == 0) return "";
+    return "training data: " + std::to_string(small) + " of " + std::to_string(d.train->size()) +
+           " images are smaller than the " + patch_text() + " and are left out, e.g. " + first_small;
 }
 
 }  // namespace sr::train

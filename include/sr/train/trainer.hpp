@@ -14,13 +14,25 @@
 // deterministic for a given thread count, so a resumed run reproduces an uninterrupted one bit for
 // bit (tests/test_train.cpp checks it).
 //
+// Crashes and divergence: every file of the run directory but the appended logs is written
+// atomically and durably (io::AtomicFile), so kill -9 or a power cut at any moment leaves the last
+// complete checkpoint; --resume deletes the temporary files a crash left and continues from it
+// (from step 0 when the run died before its first checkpoint) to the same weights, Adam state and
+// step count as an uninterrupted run (tests/test_crash_resume.cpp kills sr-train inside a step,
+// during validation and between writing and renaming a checkpoint or model file). A non-finite
+// loss or gradient stops the run with an error naming the step and the loss or the parameter,
+// before the optimizer applies it, so the last checkpoint on disk stays the last good state. The
+// data is checked before the first step (check_training_data: too few images, images smaller than
+// the patch).
+//
 // Devices (TrainOptions::device, "cpu" or "cuda:N"): the loop is one template, TrainerImpl<D>,
 // behind the Trainer facade. On a GPU, model and Adam moments live on the device; each batch is
 // uploaded from pinned memory on the copy stream right after the previous step was enqueued, so
 // the upload and the loader's work overlap that step; the loss is summed on the device and read
-// only at log points (every log_every steps, epoch ends, interruption), where the divergence check
-// runs, so a step has no host wait. Validation runs on the device; checkpoints and model files are
-// downloaded for writing and uploaded when read. cuDNN picks its algorithms by timing, which can
+// only at log points (every log_every steps, epoch ends, interruption), where the divergence checks
+// run (the loss, and the weights, which a non-finite gradient makes non-finite through Adam), so a
+// step has no host wait and no checkpoint is written from a diverged state. Validation runs on the
+// device; checkpoints and model files are downloaded for writing and uploaded when read. cuDNN picks its algorithms by timing, which can
 // differ between processes: --deterministic restricts it to deterministic engines chosen by
 // heuristics alone, so --resume on a GPU reproduces an uninterrupted run exactly. TF32 stays off
 // unless --tf32.
@@ -41,6 +53,7 @@
 #include "sr/autograd/backward.hpp"
 #include "sr/config.hpp"
 #include "sr/core/device_choice.hpp"
+#include "sr/core/kill_point.hpp"
 #include "sr/cuda/conv2d.hpp"
 #include "sr/data/batch_loader.hpp"
 #include "sr/data/validation.hpp"
@@ -49,6 +62,7 @@
 #include "sr/io/tensorboard.hpp"
 #include "sr/metrics/evaluate.hpp"
 #include "sr/models/model_file.hpp"
+#include "sr/nn/finite_check.hpp"
 #include "sr/ops/loss.hpp"
 #include "sr/optim/adam.hpp"
 #include "sr/optim/schedule.hpp"
@@ -109,10 +123,20 @@ public:
     }
 
     void resume_from_checkpoint(bool rewrite_args) override {
+        // A crash between writing and renaming leaves a temporary file; it is never read.
+        int removed = 0;
+        for (const auto& dir : {m_dir, m_dir / "checkpoint", m_dir / "models"}) removed += io::remove_stale_temporaries(dir);
+        if (removed > 0) message("removed " + std::to_string(removed) + " temporary file(s) an interrupted write left");
         const auto state_path = m_dir / "checkpoint" / "last.safetensors";
-        SR_CHECK(std::filesystem::exists(state_path), state_path.string(), ": no checkpoint to resume from");
-        m_state = load_training_state(state_path, m_model, *m_optimizer);
-        m_loader->seek(m_state.step);
+        if (std::filesystem::exists(state_path)) {
+            m_state = load_training_state(state_path, m_model, *m_optimizer);
+            m_loader->seek(m_state.step);
+        } else {
+            // Killed before its first checkpoint: the run's initial state is a function of args.json.
+            message("no checkpoint yet in " + (m_dir / "checkpoint").string() + ": starting over from step 0");
+            if (!m_options.pretrained_model.empty()) load_pretrained();
+        }
+        if (std::filesystem::exists(state_path)) m_checkpoint_step = m_state.step;
         if (rewrite_args) write_args();
         message("resumed at step " + std::to_string(m_state.step) + " of " + std::to_string(m_options.total_steps()) +
                 ": " + describe());
@@ -139,14 +163,18 @@ public:
             m_optimizer->zero_grad();
             Tensor<float, D> loss = l1_loss(m_model(batch.lr), batch.hr);
             if constexpr (is_cpu_v<D>) {
-                // On the CPU the value is at hand: check before the update, as always.
+                // On the CPU the values are at hand: check before the update, so a diverged step
+                // never reaches the weights or the Adam moments.
                 const double value = loss.item();
-                check_finite(value, m_state.step, m_state.step);
+                check_finite(value, m_state.step + 1, m_state.step + 1);
                 loss.backward();
+                check_gradients();
+                testing::kill_point("step");
                 m_optimizer->step();
                 record_loss(value, 1);
             } else {
                 loss.backward();
+                testing::kill_point("step");
                 m_optimizer->step();
                 accumulate_loss(loss);
                 // Enqueued work runs on; meanwhile the host prepares and uploads the next batch.
@@ -219,13 +247,38 @@ private:
         return Tensor<float, D>::adopt_device_memory(host.shape(), device_data, m_uploader->device());
     }
 
-    static void check_finite(double value, int64_t first_step, int64_t last_step) {
+    // Steps are counted from 1 here (step n is the one after n - 1 completed steps).
+    std::string diverged_at(int64_t first_step, int64_t last_step) const {
+        return first_step == last_step ? "training diverged at step " + std::to_string(first_step)
+                                       : "training diverged between steps " + std::to_string(first_step) + " and " +
+                                             std::to_string(last_step);
+    }
+    std::string divergence_advice() const {
+        if (m_checkpoint_step < 0) return "no checkpoint was written yet; lower --learning-rate";
+        return "the last checkpoint (step " + std::to_string(m_checkpoint_step) +
+               ") is kept; lower --learning-rate, or resume from it";
+    }
+
+    void check_finite(double value, int64_t first_step, int64_t last_step) const {
         if (std::isfinite(value)) return;
-        if (first_step == last_step)
-            fail("training diverged at step ", first_step, " (loss ", value,
-                 "); lower --learning-rate or resume from the last checkpoint");
-        fail("training diverged between steps ", first_step, " and ", last_step, " (loss sum ", value,
-             "); lower --learning-rate or resume from the last checkpoint");
+        const char* text = std::isnan(value) ? "NaN" : value > 0 ? "+inf" : "-inf";
+        fail(diverged_at(first_step, last_step), ": the loss", first_step == last_step ? " is " : " sum is ", text, "; ",
+             divergence_advice());
+    }
+
+    // CPU, every step: one read of the gradients, before the optimizer would spread a NaN into
+    // the weights and moments.
+    void check_gradients() const {
+        if (const auto name = nn::first_non_finite_gradient(m_optimizer->parameters()))
+            fail(diverged_at(m_state.step + 1, m_state.step + 1), ": the gradient of '", *name,
+                 "' is not finite (the loss is); ", divergence_advice());
+    }
+
+    // GPU, at read points: a non-finite gradient made the weights non-finite through Adam.
+    void check_weights(int64_t first_step, int64_t last_step) const {
+        if (const auto name = nn::first_non_finite_value(m_optimizer->parameters()))
+            fail(diverged_at(first_step, last_step), ": parameter '", *name,
+                 "' is not finite (a non-finite gradient reached it); ", divergence_advice());
     }
 
     void record_loss(double sum, int64_t count) {
@@ -250,7 +303,8 @@ private:
             const int64_t count = m_device_loss_count;
             m_device_loss_sum.fill_zero_();
             m_device_loss_count = 0;
-            check_finite(sum, m_state.step - count, m_state.step - 1);
+            check_finite(sum, m_state.step - count + 1, m_state.step);
+            check_weights(m_state.step - count + 1, m_state.step);
             record_loss(sum, count);
         }
     }
@@ -280,6 +334,7 @@ private:
         m_events = std::make_unique<io::EventWriter>(m_dir / "logs");
         m_data = open_training_data(m_options);
         SR_CHECK(m_data.train->scale() == m_options.scale, "internal: dataset scale mismatch");
+        if (const std::string note = check_training_data(m_data, m_options); !note.empty()) message(note);
         data::BatchLoaderOptions loader;
         loader.lr_patch_size = m_options.lr_patch_size, loader.batch_size = m_options.batch_size;
         loader.seed = m_options.seed, loader.threads = std::max(1, m_options.loader_threads);
@@ -340,6 +395,7 @@ private:
 
     void save_checkpoint() {
         save_training_state(m_dir / "checkpoint" / "last.safetensors", m_model, *m_optimizer, m_state);
+        m_checkpoint_step = m_state.step;
     }
 
     static std::string format_psnr(double psnr) {
@@ -359,6 +415,7 @@ private:
         int64_t images = 0;
         const infer::Upscaler upscaler(m_model);
         for (int64_t b = 0; b < batches; ++b) {
+            testing::kill_point("validation");
             const data::Batch batch = m_validation->get(b);
             const Tensor<float> sr_batch = m_options.benchmark ? upscaler.upscale(batch.lr) : forward_on_host(batch.lr);
             for (int64_t i = 0; i < sr_batch.dim(0); ++i) {
@@ -440,6 +497,7 @@ private:
     std::unique_ptr<io::EventWriter> m_events;
     std::ofstream m_log;
     TrainingState m_state;
+    int64_t m_checkpoint_step = -1;  // the step checkpoint/last.safetensors holds; -1: none yet
     double m_loss_sum = 0;     // losses read since the last train/loss event
     int64_t m_loss_count = 0;
     double m_last_loss = std::nan("");  // the latest value read (the mean of the last read)
@@ -486,9 +544,16 @@ public:
         options.validate();
         select_device(parse_device(options.device, "--device"), "--device");  // before a run directory exists
         const std::filesystem::path dir = detail::new_run_directory(options.outdir);
-        Trainer t(detail::make_loop(std::move(options), dir, std::move(callbacks)));
-        t.m_loop->begin_new_run();
-        return t;
+        try {
+            Trainer t(detail::make_loop(std::move(options), dir, std::move(callbacks)));
+            t.m_loop->begin_new_run();
+            return t;
+        } catch (...) {
+            // Refused before its first step (data, model, pretrained weights): leave no empty run.
+            std::error_code ec;
+            std::filesystem::remove_all(dir, ec);
+            throw;
+        }
     }
 
     // Continues the run in `run_dir` from checkpoint/last.safetensors; `epochs` > 0 extends or
