@@ -43,7 +43,7 @@ struct Outcome {
 // Runs sr-train with SR_TEST_KILL_AT=kill_at (none when empty) and SR_CONV_BACKEND=direct.
 Outcome sr_train_run(const std::string& arguments, const std::string& kill_at = "") {
     const std::string env = "SR_CONV_BACKEND=direct " + (kill_at.empty() ? "" : "SR_TEST_KILL_AT=" + kill_at + " ");
-    const auto r = sr::test::run_command(env + sr_train() + " " + arguments + "; echo \"status=$?\"");
+    const auto r = sr::test::run_command(env + sr_train() + " " + arguments + " 2>&1; echo \"status=$?\"");
     Outcome o;
     const auto at = r.output.rfind("status=");
     REQUIRE(at != std::string::npos);

@@ -184,10 +184,11 @@ TEST_CASE("data too few or too small for the patch is refused before the first s
     options.benchmark = true;  // full-image validation takes any size
     CHECK_NOTHROW(sr::train::Trainer::start(options));
 
-    // Too few: nothing left to train on once the validation images are set aside.
+    // Too few: a validation folder without images is named.
+    std::filesystem::create_directories(dir.path / "empty_valid");
     options = sr::test::tiny_training(dir.path / "images", dir.path / "runs3");
-    options.validation_images = "1-4";
-    CHECK_THROWS_WITH(sr::train::Trainer::start(options), Catch::Contains("no images to train on"));
+    options.validation_dataset = (dir.path / "empty_valid").string();
+    CHECK_THROWS_WITH(sr::train::Trainer::start(options), Catch::Contains("empty_valid"));
 }
 
 TEST_CASE("the finite check names the first parameter with a NaN or infinite gradient or value", "[train]") {
