@@ -111,6 +111,8 @@ inline ImageFormat detect_format(const uint8_t* bytes, std::size_t size, const s
     if (is_bmp(bytes, size)) return ImageFormat::bmp;
     if (size >= k_npy_magic_size && std::memcmp(bytes, k_npy_magic, k_npy_magic_size) == 0) return ImageFormat::npy;
     if (format_from_extension(file) == ImageFormat::tga || detail::plausible_tga(bytes, size)) return ImageFormat::tga;
+    if (size == 2 && bytes[0] == 0xFF && bytes[1] == 0xD8)
+        image_fail(ImageErrorKind::truncated, file, "JPEG: the file ends after its start-of-image marker");
     if (const char* other = detail::unsupported_format_name(bytes, size))
         image_fail(ImageErrorKind::unsupported, file, other, " images are not supported (PNG, JPEG, BMP, TGA, NPY are)");
     image_fail(ImageErrorKind::unsupported, file, "not a PNG, JPEG, BMP, TGA or NPY image");

@@ -39,6 +39,11 @@ inline void check_jpeg(const JpegStructure& jpeg, const std::string& file) {
     }
     if (jpeg.precision != 8)
         image_fail(ImageErrorKind::unsupported, file, "JPEG: ", jpeg.precision, "-bit samples (only 8-bit JPEG)");
+    // A height of 0 means "given later by a DNL marker", which libjpeg does not support either.
+    if (jpeg.width == 0 || jpeg.height == 0)
+        image_fail(ImageErrorKind::corrupt, file, "JPEG: the frame header says ", jpeg.width, "x", jpeg.height, " pixels");
+    if (jpeg.components != 1 && jpeg.components != 3 && jpeg.components != 4)
+        image_fail(ImageErrorKind::corrupt, file, "JPEG: ", jpeg.components, " color components (expected 1, 3 or 4)");
 }
 
 // A progressive JPEG may hold any number of scans, each a full pass over the coefficients: a few

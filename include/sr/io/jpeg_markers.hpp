@@ -83,7 +83,16 @@ inline JpegStructure scan_jpeg(const uint8_t* data, std::size_t size) {
             s.problem = "segment with a length below 2";
             return s;
         }
-        if (pos + length > size) return truncated("inside a segment");
+        if (pos + length > size) {
+            // A file that still ends with its end-of-image marker was not cut off: a length field
+            // (or a marker invented by a damaged scan) points past it.
+            if (size >= 4 && data[size - 2] == 0xFF && data[size - 1] == 0xD9) {
+                s.corrupt = true;
+                s.problem = "a segment's length runs past the end-of-image marker";
+                return s;
+            }
+            return truncated("inside a segment");
+        }
         const uint8_t* payload = data + pos + 2;
         const std::size_t payload_size = length - 2;
         const bool is_frame = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;

@@ -9,9 +9,11 @@
 #include <png.h>
 
 #include <csetjmp>
+#include <cstdio>
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "sr/io/image_transform.hpp"
@@ -32,6 +34,7 @@ struct PngReadState {
     bool truncated = false, too_large = false, bad_window = false;
     int64_t width = 0, height = 0;
     char message[256] = {};
+    char ihdr_warning[128] = {};  // why libpng found IHDR invalid (it says only "Invalid IHDR data")
     Image image;
     std::vector<png_bytep> rows;
     std::vector<png_byte> scratch;
@@ -47,9 +50,19 @@ template <class State>
 [[noreturn]] void png_error_handler(png_structp png, png_const_charp message) {
     auto* state = static_cast<State*>(png_get_error_ptr(png));
     std::strncpy(state->message, message ? message : "libpng error", sizeof(state->message) - 1);
+    if constexpr (std::is_same_v<State, PngReadState>)
+        if (state->ihdr_warning[0] && message && std::strcmp(message, "Invalid IHDR data") == 0)
+            std::snprintf(state->message, sizeof(state->message), "Invalid IHDR data: %s", state->ihdr_warning);
     png_longjmp(png, 1);
 }
 inline void png_ignore_warning(png_structp, png_const_charp) {}
+// libpng reports each bad IHDR field as a warning ("Image width is zero in IHDR"), then fails with
+// "Invalid IHDR data"; the first such warning goes into the error so it says which field.
+inline void png_keep_ihdr_warning(png_structp png, png_const_charp message) {
+    auto* state = static_cast<PngReadState*>(png_get_error_ptr(png));
+    if (message && std::strstr(message, "IHDR") && state->ihdr_warning[0] == 0)
+        std::strncpy(state->ihdr_warning, message, sizeof(state->ihdr_warning) - 1);
+}
 
 inline void png_read_from_memory(png_structp png, png_bytep out, png_size_t bytes) {
     auto* state = static_cast<PngReadState*>(png_get_io_ptr(png));
@@ -81,7 +94,7 @@ struct PngWriteGuard {
 // Decodes into state.image; false (with state.message / flags set) on failure.
 inline bool png_decode_into(PngReadState& state) {
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &state, png_error_handler<PngReadState>,
-                                             png_ignore_warning);
+                                             png_keep_ihdr_warning);
     png_infop info = png ? png_create_info_struct(png) : nullptr;
     PngReadGuard guard{&png, &info};
     if (!png || !info) {

@@ -18,8 +18,22 @@ namespace sr::io {
 class FileHandle {
 public:
     explicit FileHandle(const std::filesystem::path& path) : m_path(path.string()) {
-        m_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        // O_NONBLOCK: opening a FIFO named like an image must not wait forever for a writer; it is
+        // refused below, as are devices (a regular file ignores the flag).
+        m_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
         if (m_fd < 0) image_fail(ImageErrorKind::io, m_path, "cannot open: ", std::strerror(errno));
+        struct stat st{};
+        if (::fstat(m_fd, &st) != 0) {
+            const int error = errno;
+            ::close(m_fd);
+            m_fd = -1;
+            image_fail(ImageErrorKind::io, m_path, "cannot stat: ", std::strerror(error));
+        }
+        if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+            ::close(m_fd);
+            m_fd = -1;
+            image_fail(ImageErrorKind::io, m_path, "not a regular file (a FIFO, socket or device)");
+        }
     }
     ~FileHandle() {
         if (m_fd >= 0) ::close(m_fd);

@@ -15,6 +15,7 @@
 // naturally aligned when the file is mapped. Model files and optimizer state use this format.
 #include <algorithm>
 #include <bit>
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -292,6 +293,11 @@ inline std::string read_header_text(std::ifstream& in, const std::string& label,
 
 inline uint64_t file_size_of(const std::filesystem::path& path) {
     std::error_code ec;
+    const auto status = std::filesystem::status(path, ec);
+    if (ec) fail(path.string(), ": cannot open: ", ec.message());
+    if (std::filesystem::is_directory(status)) fail(path.string(), ": is a directory, not a file");
+    if (!std::filesystem::is_regular_file(status))
+        fail(path.string(), ": not a regular file (a FIFO, socket or device)");
     const auto size = std::filesystem::file_size(path, ec);
     if (ec) fail(path.string(), ": cannot open: ", ec.message());
     return size;
@@ -302,7 +308,7 @@ inline SafetensorsHeader open_and_read_header(const std::filesystem::path& path,
     const std::string label = path.string();
     const uint64_t file_size = file_size_of(path);
     in.open(path, std::ios::binary);
-    SR_CHECK(in, label, ": cannot open for reading");
+    SR_CHECK(in, label, ": cannot open for reading: ", std::strerror(errno));
     uint64_t data_size = 0;
     const std::string text = read_header_text(in, label, file_size, data_size);
     SafetensorsHeader header = parse_safetensors_header(label, text, data_size);

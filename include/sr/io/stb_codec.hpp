@@ -41,7 +41,13 @@ inline void check_bmp(const uint8_t* d, std::size_t n, const std::string& file) 
         height = static_cast<int32_t>(le32(d + 22));
         bits = le16(d + 28);
         compression = le32(d + 30);
+        const uint32_t colors_used = le32(d + 46);
+        if (bits <= 8 && colors_used > (1u << bits))
+            image_fail(ImageErrorKind::corrupt, file, "BMP: a palette of ", colors_used, " colors for ", bits,
+                       "-bit pixels (at most ", 1u << bits, ")");
     }
+    if (bits != 1 && bits != 4 && bits != 8 && bits != 16 && bits != 24 && bits != 32)
+        image_fail(ImageErrorKind::corrupt, file, "BMP: ", bits, " bits per pixel (expected 1, 4, 8, 16, 24 or 32)");
     if (compression == 1 || compression == 2)
         image_fail(ImageErrorKind::unsupported, file, "run-length-encoded BMP (save it as PNG or uncompressed BMP)");
     if (compression != 0 && compression != 3 && compression != 6)

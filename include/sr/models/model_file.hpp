@@ -8,6 +8,7 @@
 // names, never one guessed from the file name, and checks that every parameter is present with
 // the right shape. docs/models.md documents the keys.
 #include <charconv>
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <sstream>
@@ -115,6 +116,11 @@ void load_parameters(const io::SafetensorsFile& file, const nn::ParameterList<T,
         SR_CHECK(stored == p.tensor.shape(), label, ": parameter '", p.name, "' has shape ", stored,
                  ", the model described by the metadata needs ", p.tensor.shape());
         Tensor<float, Cpu> values = file.tensor_f32(p.name);
+        // A NaN or infinity would not fail later: it silently turns every output pixel into NaN.
+        const float* v = values.data();
+        for (int64_t i = 0; i < values.numel(); ++i)
+            SR_CHECK(std::isfinite(v[i]), label, ": parameter '", p.name, "' holds a non-finite value (", v[i],
+                     " at index ", i, "); the file is corrupt or was saved from a diverged run");
         if constexpr (std::is_same_v<T, float>)
             values.template to<D>().copy_to(p.tensor);
         else
