@@ -95,6 +95,8 @@ inline nlohmann::json to_json(const TrainOptions& o) {
 
 inline TrainOptions options_from_json(const nlohmann::json& j, const std::string& label) {
     TrainOptions o;
+    SR_CHECK(j.is_object(), label, ": invalid training options: expected a JSON object of option names and values, got ",
+             j.type_name());
     try {
         auto get = [&](const char* key, auto& field) {
             if (j.contains(key) && !j.at(key).is_null()) field = j.at(key).get<std::decay_t<decltype(field)>>();

@@ -577,8 +577,13 @@ public:
         if (epochs > 0) options.epochs = epochs;
         const bool device_changed = !device.empty() && device != options.device;
         if (device_changed) options.device = device;
-        options.validate();
-        select_device(parse_device(options.device, "--device"), "--device");
+        try {
+            options.validate();
+            if (!device_changed) select_device(parse_device(options.device, "--device"), "--device");
+        } catch (const Error& e) {
+            fail(args_path.string(), ": ", e.what());  // an edited args.json: say which file to fix
+        }
+        if (device_changed) select_device(parse_device(options.device, "--device"), "--device");
         Trainer t(detail::make_loop(std::move(options), run_dir, std::move(callbacks)));
         t.m_loop->resume_from_checkpoint(epochs > 0 || device_changed);
         return t;
