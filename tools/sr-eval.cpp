@@ -134,6 +134,14 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "sr-eval: device %s\n", sr::tools::describe_device(compute_device).c_str());
         sr::tools::set_threads(threads);
         sr::set_cpu_precision(sr::parse_precision(precision));
+        // The tables are written after the evaluation: a folder that is not there should fail now,
+        // not after minutes of work.
+        for (const std::string& path : {json_path, csv_path}) {
+            if (path.empty()) continue;
+            const fs::path dir = fs::path(path).has_parent_path() ? fs::path(path).parent_path() : fs::path(".");
+            SR_CHECK(fs::is_directory(dir), path, ": cannot write, directory '", dir.string(), "' ",
+                     fs::exists(dir) ? "is not a folder" : "does not exist");
+        }
         const auto model_files = find_models(model_arg);
         std::vector<std::pair<fs::path, sr::models::AnyModel<float>>> models;
         for (const auto& f : model_files) models.emplace_back(f, sr::models::load_model<float>(f));
