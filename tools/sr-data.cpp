@@ -111,6 +111,14 @@ int main(int argc, char** argv) {
 
     try {
         const auto start = std::chrono::steady_clock::now();
+        if (*convert || *degrade) {
+            // Once here, not once per image: an output that cannot be created is one error line.
+            std::error_code ec;
+            fs::create_directories(output, ec);
+            if (ec || !fs::is_directory(output))
+                sr::fail(output.string(), ": cannot create the output folder (",
+                         ec ? ec.message() : std::string("a file is in the way"), ")");
+        }
         if (*convert) {
             sr::data::ConvertOptions options;
             options.threads = threads;

@@ -150,7 +150,8 @@ inline Image read_image(const std::filesystem::path& path, const ReadOptions& op
 
 // Size, channels and depth of an image file from its header; for JPEG after EXIF orientation
 // (so it matches what read_image returns). Reads a few bytes for PNG and NPY, the file for others.
-inline ImageInfo read_image_info(const std::filesystem::path& path, const ReadOptions& options = {}) {
+namespace detail {
+inline ImageInfo read_image_info_unlimited(const std::filesystem::path& path, const ReadOptions& options) {
     FileHandle file(path);
     uint8_t head[16] = {};
     const std::size_t got = file.read_at(head, sizeof(head), 0);
@@ -176,6 +177,17 @@ inline ImageInfo read_image_info(const std::filesystem::path& path, const ReadOp
     info.width = width;
     info.height = height;
     info.channels = channels;
+    return info;
+}
+}  // namespace detail
+
+// The header's size and layout; an image over options.max_pixels fails as read_image would, so a
+// data set check does not pass what training cannot load.
+inline ImageInfo read_image_info(const std::filesystem::path& path, const ReadOptions& options = {}) {
+    const ImageInfo info = detail::read_image_info_unlimited(path, options);
+    if (int64_t{info.width} * info.height > options.max_pixels)
+        image_fail(ImageErrorKind::too_large, path.string(), info.width, "x", info.height, " pixels exceed the limit of ",
+                   options.max_pixels, " (ReadOptions::max_pixels)");
     return info;
 }
 
