@@ -487,7 +487,7 @@ TEST_CASE("a file that vanishes after the folder was listed is one failure, the 
     ::close(pipe_fds[0]);
     int status = 0;
     REQUIRE(::waitpid(pid, &status, 0) == pid);
-    err = err.substr(err.find_first_not_of('#'));
+    err.erase(0, std::min(err.size(), err.find_first_not_of('#')));  // the test's own filler
     INFO(err);
     REQUIRE(blocked);
     REQUIRE(WIFEXITED(status));
