@@ -169,6 +169,9 @@ inline ImageInfo read_image_info_unlimited(const std::filesystem::path& path, co
             std::swap(info.width, info.height);
         return info;
     }
+    // The same header checks as decoding (stb_image alone says "unknown image type" for a cut header).
+    if (format == ImageFormat::bmp) detail::check_bmp(bytes.data(), bytes.size(), file.path());
+    if (format == ImageFormat::tga) detail::check_tga(bytes.data(), bytes.size(), file.path());
     ImageInfo info;
     int width = 0, height = 0, channels = 0;
     if (bytes.size() > static_cast<std::size_t>(INT_MAX) ||
