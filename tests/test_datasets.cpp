@@ -160,7 +160,7 @@ TEST_CASE("DIV2K layout: ids, names, ranges, JPEG variants and missing files", "
     CHECK(lr_jpeg == data::jpeg_round_trip(lr_clean, 90));  // same encoder, same bytes, same pixels
 }
 
-TEST_CASE("The .npy cache: convert, then loaders read it and give the same pixels", "[dataset]") {
+TEST_CASE("The .npy cache: convert, then loaders read it and give the same pixels", "[dataset][parallel]") {
     sr::test::TempDir dir;
     const fs::path root = dir.path / "bench", cache = dir.path / "bench_npy";
     make_benchmark_folder(root, 2);
