@@ -157,7 +157,7 @@ TEST_CASE("Bicubic downscale crops the HR to a multiple of the scale first", "[b
     CHECK(data::bicubic_downscale(hr, 1) == hr);
 }
 
-TEST_CASE("Constant images stay constant; float resize follows the reference without rounding", "[bicubic]") {
+TEST_CASE("Constant images stay constant, float resize follows the reference without rounding", "[bicubic]") {
     Image flat(20, 30, 3);
     for (int y = 0; y < 20; ++y)
         for (int x = 0; x < 30; ++x)

@@ -200,7 +200,7 @@ TEST_CASE("The .npy cache: convert, then loaders read it and give the same pixel
     CHECK_THAT(with_error.errors[0], Catch::Contains("broken.png"));
 }
 
-TEST_CASE("HR-only folder: recursive, LR made on the fly; crops equal crops of the whole", "[dataset]") {
+TEST_CASE("HR-only folder: recursive, LR made on the fly, crops equal crops of the whole", "[dataset]") {
     sr::test::TempDir dir;
     fs::create_directories(dir.path / "a" / "b");
     io::write_image(dir.path / "one.png", sr::test::synthetic_image(45, 38, 3, 8, 1));

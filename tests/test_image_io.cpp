@@ -216,7 +216,7 @@ TEST_CASE("BMP and TGA decode from hand-laid bytes", "[image]") {
     CHECK((info.height == 4 && info.width == 9));
 }
 
-TEST_CASE("BMP: written RGB and RGBA read back exactly; gray comes back as equal RGB", "[image]") {
+TEST_CASE("BMP: written RGB and RGBA read back exactly, gray comes back as equal RGB", "[image]") {
     sr::test::TempDir dir;
     for (int channels : {3, 4}) {
         const Image image = sr::test::random_image(9, 11, channels, 8, 40 + channels);
@@ -230,7 +230,7 @@ TEST_CASE("BMP: written RGB and RGBA read back exactly; gray comes back as equal
     CHECK(io::rgb_to_gray(back) == gray);
 }
 
-TEST_CASE("JPEG: quality trades size for fidelity; gray and RGB round-trip closely", "[image]") {
+TEST_CASE("JPEG: quality trades size for fidelity, gray and RGB round-trip closely", "[image]") {
     sr::test::TempDir dir;
     const Image rgb = sr::test::synthetic_image(64, 80, 3, 8, 50);
     io::WriteOptions high, low;

@@ -207,7 +207,7 @@ TEST_CASE("Loader: every image once per epoch, a new order each epoch", "[loader
     for (int slot = 0; slot < 4; ++slot) CHECK(ordered.sample_spec(1, slot).transform == 0);
 }
 
-TEST_CASE("Loader: small images fail clearly or are skipped; read errors reach next()", "[loader]") {
+TEST_CASE("Loader: small images fail clearly or are skipped, read errors reach next()", "[loader]") {
     sr::test::TempDir dir;
     make_coordinate_folder(dir.path, {{16, 16}, {6, 30}, {20, 20}});
     const auto dataset = coordinate_dataset(dir.path);

@@ -30,7 +30,7 @@ TEST_CASE("tensors are 64-byte aligned and shapes report their sizes", "[tensor]
     CHECK(Tensor<float>::zeros({2, 0, 3}).numel() == 0);
 }
 
-TEST_CASE("copying a tensor shares data; clone copies it", "[tensor]") {
+TEST_CASE("copying a tensor shares data, clone copies it", "[tensor]") {
     auto a = Tensor<float>::full({2, 2}, 1.f);
     auto shared = a;
     auto copy = a.clone();
