@@ -45,30 +45,26 @@ std::vector<std::tuple<std::string, ConvShape, int>> model_convs(const sr::model
         convs.emplace_back(name, ConvShape{n, hh, ww, cin, cout, k}, count);
     };
     add("head", h, w, 3, f, 3, 1);
-    switch (c.architecture) {
-        case sr::models::Architecture::edsr:
-            add("body", h, w, f, f, 3, static_cast<int>(2 * c.num_blocks + 1));
-            if (s == 4) {
-                add("upsample 1", h, w, f, 4 * f, 3, 1);
-                add("upsample 2", 2 * h, 2 * w, f, 4 * f, 3, 1);
-            } else {
-                add("upsample", h, w, f, s * s * f, 3, 1);
-            }
-            add("tail", s * h, s * w, f, 3, 3, 1);
-            break;
-        case sr::models::Architecture::wdsr_a:
-            add("block expand", h, w, f, c.expansion * f, 3, static_cast<int>(c.num_blocks));
-            add("block project", h, w, c.expansion * f, f, 3, static_cast<int>(c.num_blocks));
-            add("tail", h, w, f, 3 * s * s, 3, 1);
-            add("skip", h, w, 3, 3 * s * s, 5, 1);
-            break;
-        case sr::models::Architecture::wdsr_b:
-            add("block expand 1x1", h, w, f, c.expansion * f, 1, static_cast<int>(c.num_blocks));
-            add("block reduce 1x1", h, w, c.expansion * f, c.low_rank_channels(), 1, static_cast<int>(c.num_blocks));
-            add("block spatial", h, w, c.low_rank_channels(), f, 3, static_cast<int>(c.num_blocks));
-            add("tail", h, w, f, 3 * s * s, 3, 1);
-            add("skip", h, w, 3, 3 * s * s, 5, 1);
-            break;
+    if (c.architecture == sr::models::Architecture::edsr) {
+        add("body", h, w, f, f, 3, static_cast<int>(2 * c.num_blocks + 1));
+        if (s == 4) {
+            add("upsample 1", h, w, f, 4 * f, 3, 1);
+            add("upsample 2", 2 * h, 2 * w, f, 4 * f, 3, 1);
+        } else {
+            add("upsample", h, w, f, s * s * f, 3, 1);
+        }
+        add("tail", s * h, s * w, f, 3, 3, 1);
+    } else if (c.architecture == sr::models::Architecture::wdsr_a) {
+        add("block expand", h, w, f, c.expansion * f, 3, static_cast<int>(c.num_blocks));
+        add("block project", h, w, c.expansion * f, f, 3, static_cast<int>(c.num_blocks));
+        add("tail", h, w, f, 3 * s * s, 3, 1);
+        add("skip", h, w, 3, 3 * s * s, 5, 1);
+    } else if (c.architecture == sr::models::Architecture::wdsr_b) {
+        add("block expand 1x1", h, w, f, c.expansion * f, 1, static_cast<int>(c.num_blocks));
+        add("block reduce 1x1", h, w, c.expansion * f, c.low_rank_channels(), 1, static_cast<int>(c.num_blocks));
+        add("block spatial", h, w, c.low_rank_channels(), f, 3, static_cast<int>(c.num_blocks));
+        add("tail", h, w, f, 3 * s * s, 3, 1);
+        add("skip", h, w, 3, 3 * s * s, 5, 1);
     }
     return convs;
 }

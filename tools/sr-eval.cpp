@@ -28,6 +28,7 @@
 #include "sr/models/model_file.hpp"
 #include "sr/train/datasets.hpp"
 #include "sr/ops/cpu/precision.hpp"
+#include "sr_tools.hpp"
 #include "tool_support.hpp"
 
 namespace fs = std::filesystem;
@@ -102,7 +103,7 @@ Score evaluate(const sr::data::PairDataset& data, const sr::metrics::MetricsProt
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int sr::tools::eval_main(int argc, char** argv) {
     CLI::App app{"sr-eval: PSNR and SSIM of super-resolution models on a test set (sr " SR_VERSION_STRING ")"};
     std::string model_arg, dataset, protocol_name = "paper", json_path, csv_path, images, device = "cpu";
     int scale = 0, threads = 0;

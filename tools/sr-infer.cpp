@@ -25,6 +25,7 @@
 #include "sr/io/image.hpp"
 #include "sr/models/model_file.hpp"
 #include "sr/ops/cpu/precision.hpp"
+#include "sr_tools.hpp"
 #include "tool_support.hpp"
 
 namespace fs = std::filesystem;
@@ -151,7 +152,7 @@ fs::path compare_path(const fs::path& output) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int sr::tools::infer_main(int argc, char** argv) {
     CLI::App app{"sr-infer: upscale images with an EDSR/WDSR model (sr " SR_VERSION_STRING ")"};
     std::string input, output, model_path, format_name, device = "cpu", compare;
     int scale = 0, quality = 95, threads = 0;

@@ -17,6 +17,7 @@
 
 #include "sr/train/trainer.hpp"
 #include "sr/ops/cpu/precision.hpp"
+#include "sr_tools.hpp"
 #include "tool_support.hpp"
 
 namespace {
@@ -27,7 +28,7 @@ extern "C" void on_interrupt(int) {
 }
 }  // namespace
 
-int main(int argc, char** argv) {
+int sr::tools::train_main(int argc, char** argv) {
     CLI::App app{"sr-train: train EDSR / WDSR super-resolution models (sr " SR_VERSION_STRING ")"};
     sr::train::TrainOptions o;
     std::string resume;

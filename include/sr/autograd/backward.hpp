@@ -1,5 +1,6 @@
 #pragma once
-// Reverse-mode differentiation: Tensor::backward() and gradient accumulation.
+// Reverse-mode differentiation: Tensor::backward() (gradient accumulation, which every op's node
+// reaches, is in sr/autograd/node.hpp).
 //
 // backward() collects the nodes reachable from the loss, orders them by decreasing sequence
 // number (the reverse of the order the forward pass recorded them: the tape), and runs each
@@ -14,31 +15,8 @@
 #include "sr/autograd/grad_mode.hpp"
 #include "sr/autograd/node.hpp"
 #include "sr/core/tensor.hpp"
-#include "sr/ops/elementwise.hpp"
 
 namespace sr {
-
-namespace ops {
-// Declared here because this header can be reached from inside ops/elementwise.hpp (through
-// node.hpp) before the definition; see the end of node.hpp.
-template <class T, class D>
-void add_scaled_into(const Tensor<T, D>& out, const Tensor<T, D>& a, const Tensor<T, D>& b, T alpha);
-}  // namespace ops
-
-template <class T, class D>
-void Tensor<T, D>::accumulate_grad(const Tensor& g) const {
-    SR_CHECK(g.shape() == shape(), "gradient of shape ", g.shape(), " for a tensor of shape ", shape());
-    Impl& self = impl();
-    if (!self.grad) {
-        // Adopt the incoming gradient without copying. Gradients may therefore share storage
-        // (a + b gives both the same one): treat them as read-only, as the optimizers do.
-        self.grad = g.contiguous().impl_ptr();
-        return;
-    }
-    auto sum = Tensor::empty(shape());
-    ops::add_scaled_into(sum, Tensor(self.grad), g.contiguous(), T(1));
-    self.grad = sum.impl_ptr();
-}
 
 template <class T, class D>
 void Tensor<T, D>::backward(bool retain_graph) const {

@@ -14,7 +14,9 @@
 #include <vector>
 
 #include "sr/autograd/grad_mode.hpp"
+#include "sr/core/parallel.hpp"
 #include "sr/core/tensor.hpp"
+#include "sr/cuda/elementwise.hpp"
 
 namespace sr::autograd {
 
@@ -68,8 +70,35 @@ void attach_node(const Tensor<T, D>& output, Args&&... args) {
 
 }  // namespace sr::autograd
 
-// Tensor::accumulate_grad and Tensor::backward, which every recorded op reaches, are defined in
-// backward.hpp (they need the elementwise add); including it here gives every op header their
-// definitions. The cycle node -> backward -> ops/elementwise -> node is cut by #pragma once after
-// Node is complete.
-#include "sr/autograd/backward.hpp"
+namespace sr {
+
+// Every recorded op's node reaches Tensor::accumulate_grad, so it is defined with Node (below the
+// ops) and sums with the raw loop or CUDA kernel itself; Tensor::backward, which needs the whole
+// tape machinery, is in sr/autograd/backward.hpp, above the ops.
+template <class T, class D>
+void Tensor<T, D>::accumulate_grad(const Tensor& g) const {
+    SR_CHECK(g.shape() == shape(), "gradient of shape ", g.shape(), " for a tensor of shape ", shape());
+    Impl& self = impl();
+    if (!self.grad) {
+        // Adopt the incoming gradient without copying. Gradients may therefore share storage
+        // (a + b gives both the same one): treat them as read-only, as the optimizers do.
+        self.grad = g.contiguous().impl_ptr();
+        return;
+    }
+    const Tensor current(self.grad), incoming = g.contiguous();
+    auto sum = Tensor::empty(shape());
+    const int64_t n = sum.numel();
+    if constexpr (is_cuda_v<D>) {
+        cuda::add(current.data(), incoming.data(), sum.data(), n);
+    } else {
+        const T *pa = current.data(), *pb = incoming.data();
+        T* po = sum.data();
+        parallel_for(n, k_elementwise_grain, [=](int64_t begin, int64_t end) {
+#pragma omp simd
+            for (int64_t i = begin; i < end; ++i) po[i] = pa[i] + pb[i];
+        });
+    }
+    self.grad = sum.impl_ptr();
+}
+
+}  // namespace sr

@@ -19,6 +19,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "sr/autograd/grad_mode.hpp"
 #include "sr/core/device.hpp"
 #include "sr/core/error.hpp"
 #include "sr/core/shape.hpp"
@@ -152,9 +153,12 @@ public:
     }
 
     // ---- views and copies (views are not differentiable: they share data, not the graph) ----
+    // slice_batch and crop refuse a tensor that requires a gradient while ops record (outside a
+    // NoGradGuard): the view would silently cut the graph, and the gradient would never reach it.
 
     // Batch items [begin, end) of a tensor whose first dimension is the batch.
     Tensor slice_batch(int64_t begin, int64_t end) const {
+        check_view_keeps_graph("slice_batch");
         SR_CHECK(rank() >= 1 && begin >= 0 && begin <= end && end <= dim(0), "slice_batch: range [", begin, ", ",
                  end, ") is outside the batch of shape ", shape());
         auto view = view_impl();
@@ -165,6 +169,7 @@ public:
     // Spatial window [top, top+height) x [left, left+width) of an NHWC tensor; not contiguous
     // unless it spans the full width.
     Tensor crop(int64_t top, int64_t left, int64_t height, int64_t width) const {
+        check_view_keeps_graph("crop");
         SR_CHECK(rank() == 4, "crop: expects an NHWC tensor, got shape ", shape());
         SR_CHECK(top >= 0 && left >= 0 && height >= 0 && width >= 0 && top + height <= dim(1) &&
                      left + width <= dim(2),
@@ -174,6 +179,11 @@ public:
         view->shape[1] = height;
         view->shape[2] = width;
         return Tensor(std::move(view));
+    }
+    void check_view_keeps_graph(const char* op) const {
+        SR_CHECK(!(requires_grad() && grad_enabled()), op, ": a view of a tensor of shape ", shape(),
+                 " that requires a gradient would cut the autograd graph (views are not recorded); take it "
+                 "under NoGradGuard, or compute on the whole tensor");
     }
     // Same data with a new shape of equal element count; the tensor must be contiguous.
     Tensor reshape(const Shape& new_shape) const {

@@ -3,7 +3,7 @@
 //
 // The LR image is cut into cores of at most tile x tile pixels. Each core is run through the
 // network with a margin of `overlap` pixels on every side where the image continues, and only the
-// core's part of the output is kept. A network with receptive radius R (sr/models/config.hpp)
+// core's part of the output is kept. A network with receptive radius R (sr/models/model_concept.hpp)
 // computes each output pixel from the inputs within R of it; the zero padding the network sees at
 // a tile's cut edge only disturbs outputs within R of that edge, which lie in the discarded
 // margin. So with overlap >= R every kept pixel is computed from exactly the inputs, and with the
@@ -58,10 +58,12 @@ inline std::vector<Tile> plan_tiles(int64_t image_height, int64_t image_width, i
 
 // Bytes of activations per LR pixel during a forward pass without gradients, an upper estimate
 // from the widest tensors alive at once (input, trunk, the widest block tensor, upsampled output).
+// An architecture other than the built-ins is estimated as the wider of EDSR and WDSR of its sizes.
 inline double activation_bytes_per_lr_pixel(const models::ModelConfig& c) {
     const double f = static_cast<double>(c.num_filters), s2 = static_cast<double>(c.scale * c.scale);
-    const double wide = c.architecture == models::Architecture::edsr ? f : static_cast<double>(c.expansion) * f;
-    const double upsampled = c.architecture == models::Architecture::edsr ? 2 * s2 * f : 4 * 3 * s2;
+    const bool edsr = c.architecture == models::Architecture::edsr, builtin = models::is_builtin(c.architecture);
+    const double wide = edsr ? f : static_cast<double>(c.expansion) * f;
+    const double upsampled = edsr || !builtin ? 2 * s2 * f : 4 * 3 * s2;
     // x2 for the convolution's padded input band and the weight-norm-free copy of outputs.
     return 4.0 * 2.0 * (6 + 3 * f + wide + upsampled);
 }

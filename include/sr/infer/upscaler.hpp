@@ -58,12 +58,17 @@ public:
         : m_model(model.fold_weight_norm()), m_device{true, current_device_index()} {}
 #endif
 
-    int scale() const { return config().scale; }
+    int scale() const {
+        return std::visit([](const auto& m) { return m.scale(); }, m_model);
+    }
     const models::ModelConfig& config() const {
         return std::visit([](const auto& m) -> const models::ModelConfig& { return m.config(); }, m_model);
     }
     const DeviceChoice& device() const { return m_device; }
-    int64_t receptive_radius() const { return models::receptive_radius(config()); }
+    // The model's own (sr/models/model_concept.hpp): tiles overlapping by it are seam-exact.
+    int64_t receptive_radius() const {
+        return std::visit([](const auto& m) { return m.receptive_radius(); }, m_model);
+    }
 
     // The tiles an h x w LR image is processed in, with these options.
     std::vector<Tile> plan(int64_t height, int64_t width, const UpscaleOptions& options) const {

@@ -78,6 +78,8 @@ public:
     }
 
     const ModelConfig& config() const { return m_config; }
+    int scale() const { return m_config.scale; }
+    int64_t receptive_radius() const { return builtin_receptive_radius(m_config); }
     Edsr fold_weight_norm() const { return *this; }  // EDSR has no weight norm
 
 private:

@@ -3,6 +3,7 @@
 // are over 99 % of the work), for benchmarks and throughput reports.
 #include <cstdint>
 
+#include "sr/core/error.hpp"
 #include "sr/models/config.hpp"
 
 namespace sr::models {
@@ -12,25 +13,22 @@ inline double forward_flops(const ModelConfig& c, int64_t height, int64_t width)
     auto conv = [](double pixels, int64_t cin, int64_t cout, int64_t k) { return 2.0 * pixels * cin * cout * k * k; };
     const int64_t f = c.num_filters, s = c.scale;
     double total = conv(lr, 3, f, 3);  // head
-    switch (c.architecture) {
-        case Architecture::wdsr_a:
-            total += c.num_blocks * (conv(lr, f, c.expansion * f, 3) + conv(lr, c.expansion * f, f, 3));
-            total += conv(lr, f, 3 * s * s, 3) + conv(lr, 3, 3 * s * s, 5);
-            break;
-        case Architecture::wdsr_b: {
-            const int64_t low = c.low_rank_channels();
-            total += c.num_blocks * (conv(lr, f, c.expansion * f, 1) + conv(lr, c.expansion * f, low, 1) + conv(lr, low, f, 3));
-            total += conv(lr, f, 3 * s * s, 3) + conv(lr, 3, 3 * s * s, 5);
-            break;
-        }
-        case Architecture::edsr:
-            total += (2 * c.num_blocks + 1) * conv(lr, f, f, 3);
-            if (s == 4)
-                total += conv(lr, f, 4 * f, 3) + conv(4 * lr, f, 4 * f, 3);
-            else
-                total += conv(lr, f, s * s * f, 3);
-            total += conv(lr * s * s, f, 3, 3);
-            break;
+    if (c.architecture == Architecture::wdsr_a) {
+        total += c.num_blocks * (conv(lr, f, c.expansion * f, 3) + conv(lr, c.expansion * f, f, 3));
+        total += conv(lr, f, 3 * s * s, 3) + conv(lr, 3, 3 * s * s, 5);
+    } else if (c.architecture == Architecture::wdsr_b) {
+        const int64_t low = c.low_rank_channels();
+        total += c.num_blocks * (conv(lr, f, c.expansion * f, 1) + conv(lr, c.expansion * f, low, 1) + conv(lr, low, f, 3));
+        total += conv(lr, f, 3 * s * s, 3) + conv(lr, 3, 3 * s * s, 5);
+    } else {
+        SR_CHECK(c.architecture == Architecture::edsr, "forward_flops: counts the built-in architectures only, not '",
+                 c.architecture.name(), "'");
+        total += (2 * c.num_blocks + 1) * conv(lr, f, f, 3);
+        if (s == 4)
+            total += conv(lr, f, 4 * f, 3) + conv(4 * lr, f, 4 * f, 3);
+        else
+            total += conv(lr, f, s * s * f, 3);
+        total += conv(lr * s * s, f, 3, 3);
     }
     return total;
 }

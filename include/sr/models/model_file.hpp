@@ -1,9 +1,11 @@
 #pragma once
 // sr model files: safetensors (sr/io/safetensors.hpp) holding a model's state dict, with
 // __metadata__ carrying everything needed to rebuild the network:
-//   format = "sr-model", format_version = "1", arch (edsr | wdsr-a | wdsr-b), scale,
-//   num_filters, num_blocks, expansion, res_scale, low_rank_ratio, weight_norm (true | false),
-//   layout = "NHWC/OHWI", pixel_shuffle = "depth_to_space", normalization = "div2k-mean/127.5"
+//   format = "sr-model", format_version = "1", arch (a registered architecture: edsr | wdsr-a |
+//   wdsr-b | an application's), scale, the keys of the architecture's schema (built-ins:
+//   num_filters, num_blocks, expansion, res_scale, low_rank_ratio) and fixed keys (built-ins:
+//   weight_norm = true | false), layout = "NHWC/OHWI", pixel_shuffle = "depth_to_space",
+//   normalization = "div2k-mean/127.5"
 // plus free-form keys (profile, step, source, ...). load_model() builds the architecture the file
 // names, never one guessed from the file name, and checks that every parameter is present with
 // the right shape. docs/models.md documents the keys.
@@ -31,71 +33,107 @@ inline std::string format_number(double value) {
 }
 }  // namespace detail
 
-// The metadata describing `config`, merged with `extra` (which may not override the model keys).
+namespace detail {
+// The ModelConfig field a schema key names, if any (the keys sr model files have always used).
+inline int64_t* int_field(ModelConfig& c, const std::string& key) {
+    if (key == "num_filters") return &c.num_filters;
+    if (key == "num_blocks") return &c.num_blocks;
+    if (key == "expansion") return &c.expansion;
+    return nullptr;
+}
+inline double* double_field(ModelConfig& c, const std::string& key) {
+    if (key == "res_scale") return &c.res_scale;
+    if (key == "low_rank_ratio") return &c.low_rank_ratio;
+    return nullptr;
+}
+}  // namespace detail
+
+// The metadata describing `config` (its architecture's schema, sr/models/registry.hpp), merged
+// with `extra` (which may not override the model keys).
 inline std::map<std::string, std::string> model_metadata(const ModelConfig& config,
                                                          const std::map<std::string, std::string>& extra = {}) {
+    const ModelInfo& info = model_info(config.architecture);
     std::map<std::string, std::string> m = extra;
     m["format"] = k_model_format;
     m["format_version"] = std::to_string(k_model_format_version);
-    m["arch"] = architecture_name(config.architecture);
+    m["arch"] = config.architecture.name();
     m["scale"] = std::to_string(config.scale);
-    m["num_filters"] = std::to_string(config.num_filters);
-    m["num_blocks"] = std::to_string(config.num_blocks);
-    m["expansion"] = std::to_string(config.expansion);
-    m["res_scale"] = detail::format_number(config.res_scale);
-    m["low_rank_ratio"] = detail::format_number(config.low_rank_ratio);
-    m["weight_norm"] = config.architecture == Architecture::edsr ? "false" : "true";
+    ModelConfig fields = config;
+    for (const ConfigKey& key : info.schema) {
+        if (const int64_t* v = detail::int_field(fields, key.name))
+            m[key.name] = std::to_string(*v);
+        else if (const double* d = detail::double_field(fields, key.name))
+            m[key.name] = detail::format_number(*d);
+        else if (config.options.count(key.name))
+            m[key.name] = config.options.at(key.name);
+        else {
+            SR_CHECK(key.default_value, "model_metadata: the ", config.architecture.name(), " config has no '",
+                     key.name, "' and its schema gives no default");
+            m[key.name] = *key.default_value;
+        }
+    }
+    for (const auto& [key, value] : info.fixed_metadata) m[key] = value;
     m["layout"] = "NHWC/OHWI";
     m["pixel_shuffle"] = "depth_to_space";
     m["normalization"] = "div2k-mean/127.5";
     return m;
 }
 
-// Rebuilds the ModelConfig from a file's metadata; `label` names the file in errors.
+// Rebuilds the ModelConfig from a file's metadata; `label` names the file in errors. The
+// architecture must be registered; its schema says which keys are read (missing ones take the
+// schema's default, or are an error without one).
 inline ModelConfig config_from_metadata(const std::string& label, const std::map<std::string, std::string>& m) {
     auto it = m.find("format");
     SR_CHECK(it != m.end() && it->second == k_model_format, label,
              ": not an sr model file (its metadata has no format = sr-model); import weights from other projects "
              "with sr-convert");
-    auto get = [&](const char* key) -> const std::string& {
+    auto get = [&](const std::string& key) -> const std::string& {
         auto found = m.find(key);
         SR_CHECK(found != m.end(), label, ": model metadata lacks '", key, "'");
         return found->second;
     };
-    SR_CHECK(std::stoi(get("format_version")) <= k_model_format_version, label, ": model format version ",
-             get("format_version"), " is newer than this sr understands (", k_model_format_version, ")");
-    auto as_int = [&](const char* key) {
+    auto as_int = [&](const std::string& key, const std::string& text) {
         try {
             std::size_t used = 0;
-            const long long v = std::stoll(get(key), &used);
-            SR_CHECK(used == get(key).size(), "");
+            const long long v = std::stoll(text, &used);
+            SR_CHECK(used == text.size(), "");
             return static_cast<int64_t>(v);
         } catch (const std::exception&) {
-            fail(label, ": model metadata '", key, "' = '", get(key), "' is not an integer");
+            fail(label, ": model metadata '", key, "' = '", text, "' is not an integer");
         }
     };
-    auto as_double = [&](const char* key, double fallback) {
-        if (m.find(key) == m.end()) return fallback;
+    auto as_double = [&](const std::string& key, const std::string& text) {
         try {
-            return std::stod(get(key));
+            return std::stod(text);
         } catch (const std::exception&) {
-            fail(label, ": model metadata '", key, "' = '", get(key), "' is not a number");
+            fail(label, ": model metadata '", key, "' = '", text, "' is not a number");
         }
     };
+    SR_CHECK(as_int("format_version", get("format_version")) <= k_model_format_version, label,
+             ": model format version ", get("format_version"), " is newer than this sr understands (",
+             k_model_format_version, ")");
     ModelConfig c;
+    c.architecture = Architecture(get("arch"));
+    const ModelInfo* info = nullptr;
     try {
-        c.architecture = parse_architecture(get("arch"));
+        info = &model_info(c.architecture);
     } catch (const Error& e) {
         fail(label, ": ", e.what());
     }
-    c.scale = static_cast<int>(as_int("scale"));
-    c.num_filters = as_int("num_filters");
-    c.num_blocks = as_int("num_blocks");
-    c.expansion = m.count("expansion") ? as_int("expansion") : c.expansion;
-    c.res_scale = as_double("res_scale", 1.0);
-    c.low_rank_ratio = as_double("low_rank_ratio", 0.8);
+    c.scale = static_cast<int>(as_int("scale", get("scale")));
+    for (const ConfigKey& key : info->schema) {
+        const auto found = m.find(key.name);
+        if (found == m.end() && !key.default_value) get(key.name);  // the error naming the key
+        const std::string& text = found != m.end() ? found->second : *key.default_value;
+        if (int64_t* v = detail::int_field(c, key.name))
+            *v = as_int(key.name, text);
+        else if (double* d = detail::double_field(c, key.name))
+            *d = as_double(key.name, text);
+        else
+            c.options[key.name] = text;
+    }
     try {
-        c.validate();
+        validate_config(c);
     } catch (const Error& e) {
         fail(label, ": ", e.what());
     }
@@ -131,9 +169,11 @@ void load_parameters(const io::SafetensorsFile& file, const nn::ParameterList<T,
 // Refuses metadata naming a network larger than the file's tensors can hold, before it is built:
 // a few bytes of edited JSON must not make load_model allocate gigabytes. Every parameter has to be
 // in the file in at least 2 bytes (F16/BF16), the head convolution has 27 F weights and every
-// residual block at least F^2 (EDSR 18 F^2, WDSR-A 18 r F^2, WDSR-B's 1x1 expansion alone r F^2).
+// residual block at least F^2 (the architecture's ModelInfo::least_weights; none: no check).
 inline void check_config_fits_file(const std::string& label, const ModelConfig& c, uint64_t tensor_bytes) {
-    const double least_weights = double(c.num_blocks) * double(c.num_filters) * double(c.num_filters) + 27.0 * double(c.num_filters);
+    const ModelInfo& info = model_info(c.architecture);
+    if (!info.least_weights) return;
+    const double least_weights = info.least_weights(c);
     SR_CHECK(2.0 * least_weights <= double(tensor_bytes), label, ": the metadata describes a ",
              architecture_name(c.architecture), " with ", c.num_filters, " filters and ", c.num_blocks,
              " blocks (at least ", least_weights, " weights), more than the file's ", tensor_bytes,

@@ -1,12 +1,14 @@
 #pragma once
-// The seed's profiles (krasserm/wdsr train.py set_profile), by name, with the learning rate each
-// one trains with. Overrides (filters, blocks, expansion, res-scale) apply on top, as the seed's
-// command-line flags do.
+// Profiles: named model configs with the learning rate each one trains with (sr-train --profile).
+// The seed's (krasserm/wdsr train.py set_profile) are built in; an application adds its own with
+// register_profile, for any registered architecture (sr/models/registry.hpp). Overrides (filters,
+// blocks, expansion, res-scale) apply on top, as the seed's command-line flags do.
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "sr/models/config.hpp"
+#include "sr/models/registry.hpp"
 
 namespace sr::models {
 
@@ -16,8 +18,13 @@ struct Profile {
     double learning_rate;
 };
 
-inline const std::vector<Profile>& profiles() {
-    static const std::vector<Profile> list = [] {
+namespace detail {
+inline std::mutex& profiles_mutex() {
+    static std::mutex mutex;
+    return mutex;
+}
+inline std::vector<Profile>& profile_list() {
+    static std::vector<Profile> list = [] {
         std::vector<Profile> p;
         auto wdsr = [&](const char* name, Architecture a, int64_t blocks, int64_t expansion) {
             ModelConfig c;
@@ -43,6 +50,24 @@ inline const std::vector<Profile>& profiles() {
     }();
     return list;
 }
+}  // namespace detail
+
+// The profiles known now (a copy: registration may add to them meanwhile).
+inline std::vector<Profile> profiles() {
+    std::lock_guard lock(detail::profiles_mutex());
+    return detail::profile_list();
+}
+
+// Adds a profile (its config's architecture must be registered); an error if the name is taken.
+inline void register_profile(Profile profile) {
+    model_info(profile.config.architecture);
+    SR_CHECK(profile.learning_rate > 0, "register_profile: '", profile.name, "' needs a positive learning rate, got ",
+             profile.learning_rate);
+    std::lock_guard lock(detail::profiles_mutex());
+    for (const auto& p : detail::profile_list())
+        SR_CHECK(p.name != profile.name, "register_profile: a profile named '", profile.name, "' exists already");
+    detail::profile_list().push_back(std::move(profile));
+}
 
 inline std::string profile_names() {
     std::string names;
@@ -50,7 +75,7 @@ inline std::string profile_names() {
     return names;
 }
 
-inline const Profile& find_profile(const std::string& name) {
+inline Profile find_profile(const std::string& name) {
     for (const auto& p : profiles())
         if (p.name == name) return p;
     fail("unknown profile '", name, "' (known: ", profile_names(), ")");
@@ -70,7 +95,7 @@ inline ModelConfig make_config(const std::string& profile, int scale, const Prof
     if (overrides.num_blocks) c.num_blocks = *overrides.num_blocks;
     if (overrides.expansion) c.expansion = *overrides.expansion;
     if (overrides.res_scale) c.res_scale = *overrides.res_scale;
-    c.validate();
+    validate_config(c);
     return c;
 }
 

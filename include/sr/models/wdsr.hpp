@@ -109,6 +109,8 @@ public:
     }
 
     const ModelConfig& config() const { return m_config; }
+    int scale() const { return m_config.scale; }
+    int64_t receptive_radius() const { return builtin_receptive_radius(m_config); }
 
     // The same network with every weight norm folded into plain weights (inference only).
     Wdsr fold_weight_norm() const {

@@ -51,6 +51,8 @@ public:
 
     const Conv2dOptions& options() const { return m_options; }
     bool has_weight_norm() const { return m_options.weight_norm; }
+    // A "same" k x k convolution reads (k - 1) / 2 pixels on each side (sr/nn/module.hpp).
+    int64_t receptive_radius() const { return (m_options.kernel_size - 1) / 2; }
 
     // y = conv(x, weight) + bias, ReLU after when relu_after (fused when no gradient is recorded).
     Tensor<T, D> operator()(const Tensor<T, D>& x, bool relu_after = false) const {

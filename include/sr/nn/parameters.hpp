@@ -6,6 +6,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "sr/autograd/backward.hpp"  // loss.backward() wherever there are parameters
 #include "sr/core/tensor.hpp"
 
 namespace sr::nn {

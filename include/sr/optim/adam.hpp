@@ -85,6 +85,15 @@ public:
         }
         m_step = step;
     }
+    // A deep copy of this optimizer's state for `parameters` (e.g. those of the model's clone(),
+    // same names and shapes): the moments are copied, not shared, and the step count kept.
+    Adam clone_for(nn::ParameterList<T, D> parameters) const {
+        Adam copy(std::move(parameters), m_options);
+        SR_CHECK(copy.m_parameters.size() == m_parameters.size(), "Adam::clone_for: ", copy.m_parameters.size(),
+                 " parameters given, the optimizer has ", m_parameters.size());
+        copy.load_state(state(), m_step);
+        return copy;
+    }
 
 private:
     void update(const Tensor<T, D>& p, const Tensor<T, D>& g, const Tensor<T, D>& m, const Tensor<T, D>& v, double bc1,

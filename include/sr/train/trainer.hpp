@@ -359,7 +359,7 @@ private:
     std::string describe() const {
         const auto& c = m_model.config();
         std::ostringstream out;
-        out << m_options.profile << " (" << models::architecture_name(c.architecture) << ", " << c.num_filters
+        out << m_options.profile << " (" << c.architecture.name() << ", " << c.num_filters
             << " filters, " << c.num_blocks << " blocks) x" << c.scale << ", " << nn::count_elements(m_model.parameters())
             << " parameters; training on " << m_data.train->describe() << "; validating on " << m_data.valid->describe()
             << "; " << m_options.epochs << " epochs of " << m_options.steps_per_epoch << " steps, batch "
