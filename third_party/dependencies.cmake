@@ -146,9 +146,65 @@ function(sr_find_cudnn)
   set(SR_CUDNN_FOUND ON PARENT_SCOPE)
 endfunction()
 
+# MPI for data-parallel training (Debian: libopenmpi-dev openmpi-bin). sr calls the C API only, from
+# C++ (the CXX component, since sr enables no C compiler; the deprecated C++ bindings are skipped).
+# Sets SR_MPI_FOUND in the caller's scope.
+macro(sr_find_mpi)
+  find_package(MPI QUIET COMPONENTS CXX)
+  if(MPI_CXX_FOUND)
+    set(SR_MPI_FOUND ON)
+    set_property(TARGET MPI::MPI_CXX APPEND PROPERTY INTERFACE_COMPILE_DEFINITIONS OMPI_SKIP_MPICXX=1 MPICH_SKIP_MPICXX=1)
+  else()
+    set(SR_MPI_FOUND OFF)
+  endif()
+endmacro()
+
+# NCCL (GPU allreduce), shipped with the CUDA toolkit here or by pip (nvidia-nccl-cu13, in
+# site-packages/nvidia/nccl). NCCL_ROOT / NCCL_INCLUDE_DIR / NCCL_LIBRARY say where when elsewhere.
+# Sets SR_NCCL_FOUND in the caller's scope and defines the imported target NCCL::nccl.
+function(sr_find_nccl)
+  if(TARGET NCCL::nccl)
+    set(SR_NCCL_FOUND ON PARENT_SCOPE)
+    return()
+  endif()
+  set(hints)
+  foreach(root IN ITEMS "${NCCL_ROOT}" "$ENV{NCCL_ROOT}")
+    if(root)
+      list(APPEND hints "${root}")
+    endif()
+  endforeach()
+  file(GLOB site_nccl LIST_DIRECTORIES true
+       "$ENV{VIRTUAL_ENV}/lib/python3*/site-packages/nvidia/nccl" "$ENV{HOME}/.local/lib/python3*/site-packages/nvidia/nccl"
+       "/usr/local/lib/python3*/dist-packages/nvidia/nccl" "/usr/lib/python3/dist-packages/nvidia/nccl")
+  list(APPEND hints ${site_nccl})
+  find_path(NCCL_INCLUDE_DIR nccl.h HINTS ${hints} ${CUDAToolkit_INCLUDE_DIRS} PATH_SUFFIXES include
+            DOC "Folder of nccl.h")
+  find_library(NCCL_LIBRARY NAMES nccl libnccl.so.2 NAMES_PER_DIR HINTS ${hints} ${CUDAToolkit_LIBRARY_DIR}
+               PATH_SUFFIXES lib lib64 lib/x86_64-linux-gnu DOC "libnccl")
+  if(NOT NCCL_INCLUDE_DIR OR NOT NCCL_LIBRARY)
+    set(SR_NCCL_FOUND OFF PARENT_SCOPE)
+    return()
+  endif()
+  add_library(NCCL::nccl SHARED IMPORTED GLOBAL)
+  set_target_properties(NCCL::nccl PROPERTIES IMPORTED_LOCATION "${NCCL_LIBRARY}"
+                                              INTERFACE_INCLUDE_DIRECTORIES "${NCCL_INCLUDE_DIR}")
+  message(STATUS "sr: NCCL: ${NCCL_LIBRARY}")
+  set(SR_NCCL_FOUND ON PARENT_SCOPE)
+endfunction()
+
+if(SR_FIND_FOR_CONSUMER AND SR_WITH_MPI_BUILT)
+  sr_find_mpi()
+  if(NOT SR_MPI_FOUND)
+    sr_missing_package("MPI (this sr was built with it)" "libopenmpi-dev")
+  endif()
+endif()
+
 # An installed sr built with CUDA links sr::kernels, which needs the toolkit's runtime, cuBLAS,
 # cuBLASLt and cuDNN: found the same way as in the build.
 if(SR_FIND_FOR_CONSUMER AND SR_WITH_CUDA_BUILT)
   find_package(CUDAToolkit REQUIRED)
   sr_find_cudnn(REQUIRED)
+  if(SR_WITH_NCCL_BUILT)
+    sr_find_nccl()
+  endif()
 endif()

@@ -7,6 +7,10 @@
 // Ctrl-C saves a checkpoint and exits (status 130); --resume continues with the same batches
 // and optimizer state as an uninterrupted run. See include/sr/train/trainer.hpp for the run
 // directory's layout and docs/training.md for the options.
+//
+// Data parallel: `mpirun -np N sr-train ...` (or srun) trains one model on N processes; --batch-size
+// stays the global batch. Rank 0 prints and writes; an error on any rank ends all of them
+// (docs/training.md, "Many GPUs, many machines").
 #include <CLI/CLI.hpp>
 
 #include <atomic>
@@ -15,6 +19,7 @@
 #include <cstdio>
 #include <string>
 
+#include "sr/dist/launch.hpp"
 #include "sr/train/trainer.hpp"
 #include "sr/ops/cpu/precision.hpp"
 #include "sr_tools.hpp"
@@ -35,6 +40,8 @@ int sr::tools::train_main(int argc, char** argv) {
     int64_t num_filters = 0, num_blocks = 0, expansion = 0;
     double res_scaling = 0;
     bool quiet = false;
+    double dist_timeout = 300;
+    int dist_check_every = 100;
     app.add_option("--profile", o.profile, "model profile: " + sr::models::profile_names())->capture_default_str();
     app.add_option("--scale", o.scale, "upscale factor")->check(CLI::IsMember({2, 3, 4}))->capture_default_str();
     app.add_option("--dataset", o.dataset, "DIV2K root, paired folder (HR/ + LR_bicubic/X<s>/) or folder of HR "
@@ -76,9 +83,19 @@ int sr::tools::train_main(int argc, char** argv) {
                                              "; master weights and Adam state stay float")->capture_default_str();
     app.add_option("--resume", resume, "continue the run in this directory (its args.json; --epochs may extend it)");
     app.add_flag("-q,--quiet", quiet, "no progress bar");
+    app.add_option("--dist-timeout", dist_timeout, "several processes: seconds a rank waits for the others before "
+                                                   "ending all ranks (a rank died or hangs)")
+        ->check(CLI::PositiveNumber)->capture_default_str();
+    app.add_option("--dist-check-every", dist_check_every, "several processes: steps between checks that all ranks "
+                                                           "hold the same parameters")
+        ->check(CLI::PositiveNumber)->capture_default_str();
     CLI11_PARSE(app, argc, argv);
 
-    return sr::tools::run_tool("sr-train", [&] {
+    // Errors of rank r > 0 say so (every rank prints its own; rank 0 alone prints progress).
+    const int launcher_rank = sr::dist::launcher_rank();
+    const std::string tool_name = launcher_rank > 0 ? "sr-train (rank " + std::to_string(launcher_rank) + ")" : "sr-train";
+    std::shared_ptr<sr::dist::Communicator> communicator;
+    const int status = sr::tools::run_tool(tool_name.c_str(), [&] {
         sr::set_cpu_precision(sr::parse_precision(precision));
         if (num_filters) o.num_filters = num_filters;
         if (num_blocks) o.num_res_blocks = num_blocks;
@@ -87,6 +104,17 @@ int sr::tools::train_main(int argc, char** argv) {
         // With --resume the run's args.json names the device unless --device is given.
         if (resume.empty() || app.count("--device"))
             sr::tools::require_model_device(sr::parse_device(o.device, "--device"), "--device");
+        // Several ranks on GPUs: --device cuda:N gives the rank with local index L the GPU N + L.
+        if (sr::dist::launcher_world_size() > 1 && (resume.empty() || app.count("--device"))) {
+            const sr::DeviceChoice device = sr::parse_device(o.device, "--device");
+            if (device.cuda) o.device = "cuda:" + std::to_string(device.index + sr::dist::launcher_local_rank());
+            sr::select_device(sr::parse_device(o.device, "--device"), "--device");
+        }
+        communicator = sr::dist::make_communicator(dist_timeout, sr::parse_device(o.device, "--device").cuda);
+        sr::train::TrainerDistribution distribution;
+        distribution.communicator = communicator;
+        distribution.check_every = dist_check_every;
+        if (!communicator->is_writer()) quiet = true;
         std::signal(SIGINT, on_interrupt);
         std::signal(SIGTERM, on_interrupt);
 
@@ -111,14 +139,18 @@ int sr::tools::train_main(int argc, char** argv) {
             std::snprintf(note, sizeof note, "step %lld loss %.4f lr %.2e", static_cast<long long>(step), loss_average, lr);
             bar->update(step - first_step, note);
         };
-        auto trainer = resume.empty() ? sr::train::Trainer::start(o, callbacks)
+        auto trainer = resume.empty() ? sr::train::Trainer::start(o, callbacks, distribution)
                                        : sr::train::Trainer::resume(resume, app.count("--epochs") ? o.epochs : 0, callbacks,
-                                                                    app.count("--device") ? o.device : "");
+                                                                    app.count("--device") ? o.device : "", distribution);
         const auto outcome = trainer.run();
         if (bar) bar->finish();
         if (outcome == sr::train::Trainer::Outcome::interrupted) return 130;
-        std::printf("sr-train: run %s finished at step %lld\n", trainer.run_dir().string().c_str(),
+        if (communicator->is_writer())
+            std::printf("sr-train: run %s finished at step %lld\n", trainer.run_dir().string().c_str(),
                     static_cast<long long>(trainer.step()));
         return 0;
     });
+    // An error on one rank (the others cannot see it) ends all of them now rather than at the timeout.
+    if (status != 0 && status != 130 && communicator && communicator->size() > 1) communicator->abort(status);
+    return status;
 }

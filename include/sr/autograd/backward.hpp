@@ -9,6 +9,8 @@
 // consumer was recorded after it. Non-leaf gradients are freed as soon as their node has run,
 // and the graph is released afterwards unless retain_graph is set.
 #include <algorithm>
+#include <functional>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -17,6 +19,39 @@
 #include "sr/core/tensor.hpp"
 
 namespace sr {
+
+namespace autograd {
+
+// Called by backward() on its thread for each leaf that requires a gradient, as soon as that
+// gradient is complete (no node left to run adds to it), while the rest of the backward pass still
+// runs: data-parallel training starts averaging a gradient there (sr/dist/gradient_sync.hpp). Set
+// for a scope with LeafGradientHookGuard; leaves no gradient reaches are not reported.
+template <class T, class D>
+using LeafGradientHook = std::function<void(const Tensor<T, D>& leaf)>;
+
+namespace detail {
+template <class T, class D>
+const LeafGradientHook<T, D>*& leaf_gradient_hook() {
+    thread_local const LeafGradientHook<T, D>* hook = nullptr;
+    return hook;
+}
+}  // namespace detail
+
+template <class T, class D>
+class LeafGradientHookGuard {
+public:
+    explicit LeafGradientHookGuard(const LeafGradientHook<T, D>& hook) : m_previous(detail::leaf_gradient_hook<T, D>()) {
+        detail::leaf_gradient_hook<T, D>() = &hook;
+    }
+    ~LeafGradientHookGuard() { detail::leaf_gradient_hook<T, D>() = m_previous; }
+    LeafGradientHookGuard(const LeafGradientHookGuard&) = delete;
+    LeafGradientHookGuard& operator=(const LeafGradientHookGuard&) = delete;
+
+private:
+    const LeafGradientHook<T, D>* m_previous;
+};
+
+}  // namespace autograd
 
 template <class T, class D>
 void Tensor<T, D>::backward(bool retain_graph) const {
@@ -51,11 +86,25 @@ void Tensor<T, D>::backward(bool retain_graph) const {
     std::sort(steps.begin(), steps.end(),
               [](const Step& a, const Step& b) { return a.node->sequence() > b.node->sequence(); });
 
+    // With a hook: how many nodes still to run feed each leaf; at zero its gradient is final.
+    const autograd::LeafGradientHook<T, D>* hook = autograd::detail::leaf_gradient_hook<T, D>();
+    std::unordered_map<const Impl*, int> pending_consumers;
+    if (hook)
+        for (const auto& step : steps)
+            for (const auto& input : step.node->inputs())
+                if (input.requires_grad() && !input.impl().grad_fn) ++pending_consumers[input.impl_ptr().get()];
+
     for (auto& step : steps) {
-        if (!step.output->grad) continue;  // nothing flowed here (e.g. only through a detached path)
-        Tensor grad_output(step.output->grad);
-        step.node->backward(grad_output);
-        if (step.output.get() != m_impl.get()) step.output->grad.reset();  // intermediate gradients die here
+        if (step.output->grad) {  // else nothing flowed here (e.g. only through a detached path)
+            Tensor grad_output(step.output->grad);
+            step.node->backward(grad_output);
+            if (step.output.get() != m_impl.get()) step.output->grad.reset();  // intermediate gradients die here
+        }
+        if (!hook) continue;
+        for (const auto& input : step.node->inputs()) {
+            if (!input.requires_grad() || input.impl().grad_fn) continue;
+            if (--pending_consumers[input.impl_ptr().get()] == 0 && input.impl().grad) (*hook)(input);
+        }
     }
     if (!retain_graph)
         for (auto& step : steps) step.output->grad_fn.reset();

@@ -9,6 +9,11 @@
 // computes a sample, never what it is: the same seed gives the same batches for any thread count,
 // and a run resumed at step k sees exactly the batches an uninterrupted run would (seek(k)).
 //
+// Data-parallel training: with shard_count = N ranks, rank `shard_index` loads only its slots of
+// each global batch of batch_size samples, slots [batch_size * r / N, batch_size * (r + 1) / N)
+// (sr/dist/shard.hpp): the N shards are disjoint, together they are exactly the batch one process
+// would load, and they follow from the seed alone.
+//
 // Memory: at most `prefetch` batches are in flight or waiting.
 #include <algorithm>
 #include <deque>
@@ -17,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <numeric>
+#include <tuple>
 #include <vector>
 
 #include "sr/core/rng.hpp"
@@ -24,6 +30,7 @@
 #include "sr/core/thread_pool.hpp"
 #include "sr/data/augment.hpp"
 #include "sr/data/dataset.hpp"
+#include "sr/dist/shard.hpp"
 
 namespace sr::data {
 
@@ -44,6 +51,9 @@ struct BatchLoaderOptions {
     bool shuffle = true;     // a new image order every epoch; false: 0, 1, 2, ... every epoch
     // Leave out images whose LR is smaller than the patch (T91 has some at x4) instead of failing.
     bool skip_small_images = false;
+    // This process's part of each global batch (data-parallel training); 0 of 1: all of it.
+    int shard_index = 0;
+    int shard_count = 1;
 };
 
 // Where one sample comes from.
@@ -95,6 +105,12 @@ public:
         SR_CHECK(options.batch_size >= 1, "BatchLoader: batch_size ", options.batch_size, " must be positive");
         SR_CHECK(options.threads >= 1, "BatchLoader: threads ", options.threads, " must be at least 1");
         SR_CHECK(options.prefetch >= 1, "BatchLoader: prefetch ", options.prefetch, " must be at least 1");
+        SR_CHECK(options.shard_count >= 1 && options.shard_index >= 0 && options.shard_index < options.shard_count &&
+                     options.batch_size >= options.shard_count,
+                 "BatchLoader: shard ", options.shard_index, " of ", options.shard_count, " of a batch of ",
+                 options.batch_size, " (every shard needs at least one sample)");
+        std::tie(m_first_slot, m_end_slot) =
+            dist::shard_range(options.batch_size, {options.shard_index, options.shard_count});
         for (int64_t i = 0; i < m_dataset->size(); ++i) {
             const ImageSize lr = options.skip_small_images ? m_dataset->lr_size(i) : ImageSize{};
             if (!options.skip_small_images || (lr.height >= options.lr_patch_size && lr.width >= options.lr_patch_size))
@@ -116,6 +132,9 @@ public:
     int64_t steps_per_epoch() const { return (images() + m_options.batch_size - 1) / m_options.batch_size; }
     // The step next() returns.
     int64_t step() const { return m_step; }
+    // The slots of each global batch this loader produces: [first_slot, end_slot).
+    int first_slot() const { return static_cast<int>(m_first_slot); }
+    int end_slot() const { return static_cast<int>(m_end_slot); }
 
     // Where sample `slot` of batch `step` comes from.
     SampleSpec sample_spec(int64_t step, int slot) const {
@@ -129,13 +148,14 @@ public:
         return detail::draw_sample(*m_dataset, item, m_options.seed, position, m_options.lr_patch_size, m_options.augment);
     }
 
-    // Batch `step`, computed on the calling thread (independent of next()'s position).
+    // Batch `step` (this shard's samples of it), computed on the calling thread (independent of
+    // next()'s position).
     Batch batch(int64_t step) const {
         Batch b = allocate(step);
-        for (int slot = 0; slot < m_options.batch_size; ++slot) {
-            const SampleSpec spec = sample_spec(step, slot);
-            b.items[static_cast<std::size_t>(slot)] = spec.item;
-            detail::fill_sample(*m_dataset, spec, b.lr, b.hr, slot);
+        for (int64_t slot = m_first_slot; slot < m_end_slot; ++slot) {
+            const SampleSpec spec = sample_spec(step, static_cast<int>(slot));
+            b.items[static_cast<std::size_t>(slot - m_first_slot)] = spec.item;
+            detail::fill_sample(*m_dataset, spec, b.lr, b.hr, slot - m_first_slot);
         }
         return b;
     }
@@ -171,7 +191,7 @@ private:
     };
 
     Batch allocate(int64_t step) const {
-        const int64_t p = m_options.lr_patch_size, hp = p * m_dataset->scale(), n = m_options.batch_size;
+        const int64_t p = m_options.lr_patch_size, hp = p * m_dataset->scale(), n = m_end_slot - m_first_slot;
         Batch b;
         b.lr = Tensor<float>::empty({n, p, p, 3});
         b.hr = Tensor<float>::empty({n, hp, hp, 3});
@@ -186,8 +206,9 @@ private:
 
     void enqueue(int64_t step) {
         Pending pending{allocate(step), {}};
-        for (int slot = 0; slot < m_options.batch_size; ++slot) {
-            const SampleSpec spec = sample_spec(step, slot);
+        for (int64_t global_slot = m_first_slot; global_slot < m_end_slot; ++global_slot) {
+            const SampleSpec spec = sample_spec(step, static_cast<int>(global_slot));
+            const int64_t slot = global_slot - m_first_slot;
             pending.batch.items[static_cast<std::size_t>(slot)] = spec.item;
             pending.samples.push_back(m_pool->submit(
                 [dataset = m_dataset, spec, lr = pending.batch.lr, hr = pending.batch.hr, slot] {
@@ -234,6 +255,7 @@ private:
     std::shared_ptr<const PairDataset> m_dataset;
     BatchLoaderOptions m_options;
     std::vector<int64_t> m_items;  // dataset indices sampled from
+    int64_t m_first_slot = 0, m_end_slot = 0;  // this shard's slots of every batch
     std::unique_ptr<ThreadPool> m_pool;
     std::deque<Pending> m_queue;
     int64_t m_step = 0;

@@ -46,6 +46,7 @@ struct TrainOptions {
     int loader_threads = 2;
     int log_every = 10;                      // steps between loss scalars in the event file
     int sample_images = 3;                   // validation images logged as pictures each epoch
+    int ranks = 1;                           // processes the run trains on (set by the Trainer; batch_size is global)
 
     models::ModelConfig model_config() const {
         models::ProfileOverrides overrides;
@@ -90,6 +91,7 @@ inline nlohmann::json to_json(const TrainOptions& o) {
     j["seed"] = o.seed, j["device"] = o.device, j["threads"] = o.threads, j["loader_threads"] = o.loader_threads;
     j["deterministic"] = o.deterministic, j["tf32"] = o.tf32;
     j["log_every"] = o.log_every, j["sample_images"] = o.sample_images;
+    j["ranks"] = o.ranks;
     return j;
 }
 
@@ -118,6 +120,7 @@ inline TrainOptions options_from_json(const nlohmann::json& j, const std::string
         get("seed", o.seed), get("device", o.device), get("threads", o.threads), get("loader_threads", o.loader_threads);
         get("deterministic", o.deterministic), get("tf32", o.tf32);
         get("log_every", o.log_every), get("sample_images", o.sample_images);
+        get("ranks", o.ranks);
     } catch (const nlohmann::json::exception& e) {
         fail(label, ": invalid training options: ", e.what());
     }

@@ -36,6 +36,17 @@
 // differ between processes: --deterministic restricts it to deterministic engines chosen by
 // heuristics alone, so --resume on a GPU reproduces an uninterrupted run exactly. TF32 stays off
 // unless --tf32.
+//
+// Data parallel (TrainerDistribution, sr/dist/): with a Communicator of N ranks, every rank runs
+// this loop on its own device. Each global batch of batch_size samples is split into N shards
+// (rank r loads only its own, BatchLoaderOptions::shard_*), each rank's loss is weighted by its
+// shard's share so the mean of the ranks' gradients is the gradient of the whole batch, and
+// GradientSync averages the gradients in buckets while backward still runs. Parameters are
+// broadcast from rank 0 at the start and compared by checksum every check_every steps. Rank 0 is
+// the one writer (train.log, events, checkpoints, models); every rank validates (identical
+// weights give identical results, and no rank idles into the timeout), and a stop request
+// (Ctrl-C, SIGTERM) on any rank is agreed in the step's allreduce, so all ranks stop after the
+// same step.
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -57,6 +68,8 @@
 #include "sr/cuda/conv2d.hpp"
 #include "sr/data/batch_loader.hpp"
 #include "sr/data/validation.hpp"
+#include "sr/dist/communicator.hpp"
+#include "sr/dist/gradient_sync.hpp"
 #include "sr/infer/upscaler.hpp"
 #include "sr/io/atomic_file.hpp"
 #include "sr/io/tensorboard.hpp"
@@ -89,6 +102,13 @@ struct EpochResult {
 
 enum class TrainOutcome { finished, interrupted };
 
+// The processes a run trains on (sr/dist/launch.hpp makes the communicator from the launcher).
+struct TrainerDistribution {
+    std::shared_ptr<dist::Communicator> communicator = std::make_shared<dist::SingleProcess>();
+    int check_every = 100;                          // steps between parameter checksums across ranks
+    std::size_t bucket_elements = std::size_t{1} << 18;  // floats per gradient allreduce
+};
+
 namespace detail {
 
 // What the Trainer facade needs of a run, whatever device it trains on.
@@ -110,9 +130,14 @@ public:
 template <class D>
 class TrainerImpl final : public TrainerLoop {
 public:
-    TrainerImpl(TrainOptions options, std::filesystem::path dir, TrainerCallbacks callbacks)
+    TrainerImpl(TrainOptions options, std::filesystem::path dir, TrainerCallbacks callbacks,
+                TrainerDistribution distribution)
         : m_options(std::move(options)), m_dir(std::move(dir)), m_callbacks(std::move(callbacks)),
+          m_distribution(std::move(distribution)), m_comm(*m_distribution.communicator),
           m_model(configure_device_and_make_model(m_options)) {
+        SR_CHECK(m_distribution.check_every >= 1, "--dist-check-every must be at least 1");
+        m_ranks_before = m_options.ranks;
+        m_options.ranks = m_comm.size();
         initialise();
     }
 
@@ -120,12 +145,14 @@ public:
         write_args();
         message("run " + m_dir.string() + " started: " + describe());
         if (!m_options.pretrained_model.empty()) load_pretrained();
+        broadcast_parameters();
     }
 
     void resume_from_checkpoint(bool rewrite_args) override {
         // A crash between writing and renaming leaves a temporary file; it is never read.
         int removed = 0;
-        for (const auto& dir : {m_dir, m_dir / "checkpoint", m_dir / "models"}) removed += io::remove_stale_temporaries(dir);
+        if (m_comm.is_writer())
+            for (const auto& dir : {m_dir, m_dir / "checkpoint", m_dir / "models"}) removed += io::remove_stale_temporaries(dir);
         if (removed > 0) message("removed " + std::to_string(removed) + " temporary file(s) an interrupted write left");
         const auto state_path = m_dir / "checkpoint" / "last.safetensors";
         if (std::filesystem::exists(state_path)) {
@@ -137,9 +164,16 @@ public:
             if (!m_options.pretrained_model.empty()) load_pretrained();
         }
         if (std::filesystem::exists(state_path)) m_checkpoint_step = m_state.step;
-        if (rewrite_args) write_args();
+        const bool ranks_changed = m_ranks_before != m_comm.size();
+        if (rewrite_args || ranks_changed) write_args();
         message("resumed at step " + std::to_string(m_state.step) + " of " + std::to_string(m_options.total_steps()) +
                 ": " + describe());
+        if (ranks_changed)
+            message("the run trained on " + std::to_string(m_ranks_before) + " process(es) and continues on " +
+                    std::to_string(m_comm.size()) + ": the global batch stays " + std::to_string(m_options.batch_size) +
+                    " (" + describe_shards() + ")");
+        // Every rank read the same file; the broadcast makes sure they hold the same weights.
+        broadcast_parameters();
     }
 
     TrainOutcome run() override {
@@ -149,7 +183,7 @@ public:
         m_loss_sum = 0, m_loss_count = 0;
         std::optional<DeviceBatch> next;  // the batch of step m_state.step, already on its way to the device
         while (m_state.step < total) {
-            if (m_callbacks.stop_requested && m_callbacks.stop_requested()) {
+            if (m_sync ? m_stop_agreed : (m_callbacks.stop_requested && m_callbacks.stop_requested())) {
                 read_loss();  // never checkpoint weights a diverged step produced
                 save_checkpoint();
                 message("interrupted at step " + std::to_string(m_state.step) + "; checkpoint saved, continue with "
@@ -162,18 +196,22 @@ public:
             next.reset();
             m_optimizer->zero_grad();
             Tensor<float, D> loss = l1_loss(m_model(batch.lr), batch.hr);
+            // A shard's share of the global batch: the mean over ranks of the weighted shard losses
+            // (and of their gradients) is the loss of the whole batch. 1 for even shards.
+            if (m_shard_weight != 1.f) loss = loss * m_shard_weight;
             if constexpr (is_cpu_v<D>) {
                 // On the CPU the values are at hand: check before the update, so a diverged step
                 // never reaches the weights or the Adam moments.
-                const double value = loss.item();
+                double value = loss.item();
                 check_finite(value, m_state.step + 1, m_state.step + 1);
-                loss.backward();
+                backward(loss, value);
                 check_gradients();
                 testing::kill_point("step");
                 m_optimizer->step();
                 record_loss(value, 1);
             } else {
-                loss.backward();
+                double unused = 0;
+                backward(loss, unused);
                 testing::kill_point("step");
                 m_optimizer->step();
                 accumulate_loss(loss);
@@ -184,11 +222,12 @@ public:
             const bool log_point = m_state.step % m_options.log_every == 0 || m_state.step == total;
             if (log_point || m_state.step % per_epoch == 0) read_loss();
             if (log_point && m_loss_count > 0) {
-                m_events->add_scalar("train/loss", m_loss_sum / static_cast<double>(m_loss_count), m_state.step);
-                m_events->add_scalar("train/learning_rate", lr, m_state.step);
+                if (m_events) m_events->add_scalar("train/loss", m_loss_sum / static_cast<double>(m_loss_count), m_state.step);
+                if (m_events) m_events->add_scalar("train/learning_rate", lr, m_state.step);
                 m_loss_sum = 0, m_loss_count = 0;
             }
             if (m_callbacks.on_step) m_callbacks.on_step(m_state.step, total, m_last_loss, lr);
+            if (m_sync && (m_state.step % m_distribution.check_every == 0 || m_state.step == total)) check_replicas();
             if (m_state.step % per_epoch == 0) end_epoch();
         }
         std::string line = "finished " + std::to_string(total) + " steps; best validation PSNR " +
@@ -213,6 +252,63 @@ private:
     struct DeviceBatch {
         Tensor<float, D> lr, hr;
     };
+
+    // loss.backward(), with the gradients averaged over the ranks when there are several; then
+    // `loss_value` (this rank's) becomes the mean over ranks, and the stop requests of all ranks
+    // are agreed.
+    void backward(const Tensor<float, D>& loss, double& loss_value) {
+        if (!m_sync) {
+            loss.backward();
+            return;
+        }
+        const bool stop = m_callbacks.stop_requested && m_callbacks.stop_requested();
+        std::vector<double> extras{loss_value, stop ? 1.0 : 0.0};
+        m_sync->backward_and_average([&] { loss.backward(); }, extras);
+        loss_value = extras[0];
+        m_stop_agreed = extras[1] > 0;
+    }
+
+    // Rank 0's parameters to every rank (a new run's initialisation, a resumed checkpoint).
+    void broadcast_parameters() {
+        if (m_comm.size() == 1) return;
+        NoGradGuard no_grad;
+        for (const auto& p : m_model.parameters()) {
+            Tensor<float, Cpu> host = p.tensor.template to<Cpu>().contiguous();
+            if (host.data() == p.tensor.data()) host = host.clone();  // a private buffer to receive into
+            m_comm.broadcast(host.data(), static_cast<std::size_t>(host.numel()) * sizeof(float), 0,
+                             "the parameter broadcast");
+            host.template to<D>().copy_to(p.tensor);
+        }
+    }
+
+    // Every rank's parameters must be bit-identical (same averaged gradients, same update); a
+    // difference means a rank computed something else (a different build, a hardware fault).
+    void check_replicas() {
+        uint64_t hash = 1469598103934665603ull;  // FNV-1a over the bytes of every parameter
+        for (const auto& p : m_model.parameters()) {
+            const Tensor<float, Cpu> host = p.tensor.template to<Cpu>().contiguous();
+            const auto* bytes = reinterpret_cast<const unsigned char*>(host.data());
+            for (std::size_t i = 0; i < static_cast<std::size_t>(host.numel()) * sizeof(float); ++i)
+                hash = (hash ^ bytes[i]) * 1099511628211ull;
+        }
+        uint64_t reference = hash;
+        m_comm.broadcast(&reference, sizeof reference, 0, "the parameter checksum");
+        std::vector<double> differs(static_cast<std::size_t>(m_comm.size()), 0.0);
+        differs[static_cast<std::size_t>(m_comm.rank())] = reference != hash ? 1.0 : 0.0;
+        m_comm.allreduce_sum(differs.data(), differs.size(), "the parameter checksum");
+        std::string ranks;
+        for (std::size_t r = 0; r < differs.size(); ++r)
+            if (differs[r] > 0) ranks += (ranks.empty() ? "" : ", ") + std::to_string(r);
+        SR_CHECK(ranks.empty(), "parameters differ across ranks at step ", m_state.step, ": rank(s) ", ranks,
+                 " hold other weights than rank 0 (checked every ", m_distribution.check_every,
+                 " steps); resume from the last checkpoint");
+    }
+
+    std::string describe_shards() const {
+        const auto [first, end] = dist::shard_range(m_options.batch_size, {m_comm.rank(), m_comm.size()});
+        return std::to_string(m_comm.size()) + " processes of " + m_comm.describe() + ", " +
+               std::to_string(end - first) + " samples on rank 0";
+    }
 
     // Applies the run's device settings (process-wide for cuDNN) before anything is allocated.
     static models::AnyModel<float, D> configure_device_and_make_model(const TrainOptions& o) {
@@ -299,8 +395,10 @@ private:
     void read_loss() {
         if constexpr (is_cuda_v<D>) {
             if (m_device_loss_count == 0) return;
-            const double sum = m_device_loss_sum.item();
+            double sum = m_device_loss_sum.item();
             const int64_t count = m_device_loss_count;
+            m_comm.allreduce_sum(&sum, 1, "the loss allreduce");  // every rank reads at the same steps
+            sum /= static_cast<double>(m_comm.size());
             m_device_loss_sum.fill_zero_();
             m_device_loss_count = 0;
             check_finite(sum, m_state.step - count + 1, m_state.step);
@@ -327,11 +425,13 @@ private:
 
     void initialise() {
         if (m_options.threads > 0) set_num_threads(m_options.threads);
-        std::filesystem::create_directories(m_dir / "models");
-        std::filesystem::create_directories(m_dir / "checkpoint");
-        m_log.open(m_dir / "train.log", std::ios::app);
-        SR_CHECK(m_log, (m_dir / "train.log").string(), ": cannot write the training log");
-        m_events = std::make_unique<io::EventWriter>(m_dir / "logs");
+        if (m_comm.is_writer()) {
+            std::filesystem::create_directories(m_dir / "models");
+            std::filesystem::create_directories(m_dir / "checkpoint");
+            m_log.open(m_dir / "train.log", std::ios::app);
+            SR_CHECK(m_log, (m_dir / "train.log").string(), ": cannot write the training log");
+            m_events = std::make_unique<io::EventWriter>(m_dir / "logs");
+        }
         m_data = open_training_data(m_options);
         SR_CHECK(m_data.train->scale() == m_options.scale, "internal: dataset scale mismatch");
         if (const std::string note = check_training_data(m_data, m_options); !note.empty()) message(note);
@@ -339,6 +439,9 @@ private:
         loader.lr_patch_size = m_options.lr_patch_size, loader.batch_size = m_options.batch_size;
         loader.seed = m_options.seed, loader.threads = std::max(1, m_options.loader_threads);
         loader.skip_small_images = true;
+        SR_CHECK(m_options.batch_size >= m_comm.size(), "--batch-size ", m_options.batch_size, " is the global batch and "
+                 "must be at least the number of processes (", m_comm.size(), ")");
+        loader.shard_index = m_comm.rank(), loader.shard_count = m_comm.size();
         m_loader = std::make_unique<data::BatchLoader>(m_data.train, loader);
         data::ValidationOptions validation;
         validation.mode = m_options.benchmark ? data::ValidationOptions::Mode::full_image
@@ -348,6 +451,10 @@ private:
         m_validation = std::make_unique<data::ValidationSet>(m_data.valid, validation);
         m_optimizer = std::make_unique<optim::Adam<float, D>>(m_model.parameters(),
                                                               optim::AdamOptions{m_options.base_learning_rate()});
+        const int64_t shard_samples = m_loader->end_slot() - m_loader->first_slot();
+        m_shard_weight = static_cast<float>(static_cast<double>(shard_samples) * m_comm.size() / m_options.batch_size);
+        if (m_comm.size() > 1)
+            m_sync = std::make_unique<dist::GradientSync<D>>(m_comm, m_model.parameters(), m_distribution.bucket_elements);
         m_schedule = optim::step_decay(m_options.base_learning_rate(),
                                        static_cast<int64_t>(m_options.learning_rate_step_size) * m_options.steps_per_epoch,
                                        m_options.learning_rate_decay, m_options.total_steps());
@@ -365,10 +472,12 @@ private:
             << "; " << m_options.epochs << " epochs of " << m_options.steps_per_epoch << " steps, batch "
             << m_options.batch_size << ", learning rate " << m_options.base_learning_rate() << "; device "
             << device_description();
+        if (m_comm.size() > 1) out << "; data parallel on " << describe_shards();
         return out.str();
     }
 
     void message(const std::string& line) {
+        if (!m_comm.is_writer()) return;
         const std::time_t now = std::time(nullptr);
         char stamp[32];
         std::strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", std::localtime(&now));
@@ -377,6 +486,7 @@ private:
     }
 
     void write_args() {
+        if (!m_comm.is_writer()) return;
         const std::string text = to_json(m_options).dump(2) + "\n";
         io::write_file_atomically(m_dir / "args.json", text.data(), text.size());
     }
@@ -394,7 +504,8 @@ private:
     }
 
     void save_checkpoint() {
-        save_training_state(m_dir / "checkpoint" / "last.safetensors", m_model, *m_optimizer, m_state);
+        if (m_comm.is_writer())
+            save_training_state(m_dir / "checkpoint" / "last.safetensors", m_model, *m_optimizer, m_state);
         m_checkpoint_step = m_state.step;
     }
 
@@ -427,7 +538,7 @@ private:
                 ++images;
             }
             if (b < m_options.sample_images)
-                m_events->add_image("valid/sr_" + std::to_string(b), quantized(sr_batch.slice_batch(0, 1)),
+                if (m_events) m_events->add_image("valid/sr_" + std::to_string(b), quantized(sr_batch.slice_batch(0, 1)),
                                     m_state.step);
         }
         r.psnr = psnr_sum / static_cast<double>(images);
@@ -454,13 +565,13 @@ private:
         const auto start = std::chrono::steady_clock::now();
         EpochResult r = validate(epoch);
         const double validation_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        m_events->add_scalar("valid/psnr", r.psnr, m_state.step);
-        if (m_options.benchmark) m_events->add_scalar("valid/psnr_y", r.psnr_y, m_state.step);
+        if (m_events) m_events->add_scalar("valid/psnr", r.psnr, m_state.step);
+        if (m_options.benchmark && m_events) m_events->add_scalar("valid/psnr_y", r.psnr_y, m_state.step);
         const bool best = r.psnr > m_state.best_psnr;
         if (best) m_state.best_psnr = r.psnr;
         const bool policy = epoch >= m_options.save_models_after_epoch &&
                             (!(m_options.save_best_models_only || m_options.benchmark) || best);
-        if (policy) {
+        if (policy && m_comm.is_writer()) {
             char name[64];
             std::snprintf(name, sizeof name, "epoch-%03lld-psnr-%.4f.safetensors", static_cast<long long>(epoch), r.psnr);
             r.saved = m_dir / "models" / name;
@@ -488,6 +599,12 @@ private:
     TrainOptions m_options;
     std::filesystem::path m_dir;
     TrainerCallbacks m_callbacks;
+    TrainerDistribution m_distribution;
+    dist::Communicator& m_comm;
+    int m_ranks_before = 1;               // the processes the run trained on before (args.json)
+    float m_shard_weight = 1.f;           // this rank's shard size * ranks / global batch
+    std::unique_ptr<dist::GradientSync<D>> m_sync;  // with several ranks
+    bool m_stop_agreed = false;           // some rank was asked to stop at the last step
     models::AnyModel<float, D> m_model;
     TrainingData m_data;
     std::unique_ptr<data::BatchLoader> m_loader;
@@ -522,11 +639,15 @@ inline std::filesystem::path new_run_directory(const std::filesystem::path& outd
 }
 
 // The loop for the options' device; fails with one line when that device cannot be used.
-inline std::unique_ptr<TrainerLoop> make_loop(TrainOptions options, std::filesystem::path dir, TrainerCallbacks callbacks) {
+inline std::unique_ptr<TrainerLoop> make_loop(TrainOptions options, std::filesystem::path dir, TrainerCallbacks callbacks,
+                                              TrainerDistribution distribution) {
     const DeviceChoice device = parse_device(options.device, "--device");
-    if (!device.cuda) return std::make_unique<TrainerImpl<Cpu>>(std::move(options), std::move(dir), std::move(callbacks));
+    if (!device.cuda)
+        return std::make_unique<TrainerImpl<Cpu>>(std::move(options), std::move(dir), std::move(callbacks),
+                                                  std::move(distribution));
 #if SR_WITH_CUDA
-    return std::make_unique<TrainerImpl<Cuda>>(std::move(options), std::move(dir), std::move(callbacks));
+    return std::make_unique<TrainerImpl<Cuda>>(std::move(options), std::move(dir), std::move(callbacks),
+                                               std::move(distribution));
 #else
     select_device(device, "--device");  // throws: this build has no CUDA
     return nullptr;
@@ -539,19 +660,25 @@ class Trainer {
 public:
     using Outcome = TrainOutcome;
 
-    // A new run in <outdir>/<timestamp>/.
-    static Trainer start(TrainOptions options, TrainerCallbacks callbacks = {}) {
+    // A new run in <outdir>/<timestamp>/ (made by rank 0; every rank of `distribution` trains it).
+    static Trainer start(TrainOptions options, TrainerCallbacks callbacks = {}, TrainerDistribution distribution = {}) {
         options.validate();
         select_device(parse_device(options.device, "--device"), "--device");  // before a run directory exists
-        const std::filesystem::path dir = detail::new_run_directory(options.outdir);
+        const std::shared_ptr<dist::Communicator> communicator = distribution.communicator;  // outlives a failed start
+        dist::Communicator& comm = *communicator;
+        std::string dir = comm.is_writer() ? detail::new_run_directory(options.outdir).string() : std::string();
+        uint64_t length = dir.size();
+        comm.broadcast(&length, sizeof length, 0, "the run directory's name");
+        dir.resize(length);
+        comm.broadcast(dir.data(), dir.size(), 0, "the run directory's name");
         try {
-            Trainer t(detail::make_loop(std::move(options), dir, std::move(callbacks)));
+            Trainer t(detail::make_loop(std::move(options), dir, std::move(callbacks), std::move(distribution)));
             t.m_loop->begin_new_run();
             return t;
         } catch (...) {
             // Refused before its first step (data, model, pretrained weights): leave no empty run.
             std::error_code ec;
-            std::filesystem::remove_all(dir, ec);
+            if (comm.is_writer()) std::filesystem::remove_all(dir, ec);
             throw;
         }
     }
@@ -559,8 +686,9 @@ public:
     // Continues the run in `run_dir` from checkpoint/last.safetensors; `epochs` > 0 extends or
     // shortens the run (the seed's --epochs with --initial-epoch); a non-empty `device` moves it
     // to another device ("cpu", "cuda:N"; exact continuation needs the same device and settings).
+    // Every rank of `distribution` reads the same run directory (a shared file system).
     static Trainer resume(const std::filesystem::path& run_dir_argument, int epochs = 0, TrainerCallbacks callbacks = {},
-                          const std::string& device = "") {
+                          const std::string& device = "", TrainerDistribution distribution = {}) {
         std::error_code ec;
         const std::filesystem::path run_dir = std::filesystem::canonical(run_dir_argument, ec);  // no trailing '/'
         SR_CHECK(!ec, run_dir_argument.string(), ": no such run directory");
@@ -584,7 +712,7 @@ public:
             fail(args_path.string(), ": ", e.what());  // an edited args.json: say which file to fix
         }
         if (device_changed) select_device(parse_device(options.device, "--device"), "--device");
-        Trainer t(detail::make_loop(std::move(options), run_dir, std::move(callbacks)));
+        Trainer t(detail::make_loop(std::move(options), run_dir, std::move(callbacks), std::move(distribution)));
         t.m_loop->resume_from_checkpoint(epochs > 0 || device_changed);
         return t;
     }
