@@ -22,6 +22,8 @@
 #include <nlohmann/json.hpp>
 
 #include "sr/data/bicubic.hpp"
+#include "sr/data/subset_dataset.hpp"
+#include "sr/dist/shard.hpp"
 #include "sr/infer/upscaler.hpp"
 #include "sr/io/atomic_file.hpp"
 #include "sr/metrics/evaluate.hpp"
@@ -109,6 +111,7 @@ int sr::tools::eval_main(int argc, char** argv) {
     int scale = 0, threads = 0;
     int64_t tile = 0;
     bool ensemble = false;
+    std::string shard_text;
     app.add_option("-m,--model", model_arg, "model file, or folder of model files (all are evaluated)")->required();
     app.add_option("-d,--dataset", dataset, "paired folder (HR/ + LR_bicubic/X<s>/), DIV2K root, or folder of HR "
                                             "images (LR made with MATLAB bicubic)")->required();
@@ -118,6 +121,8 @@ int sr::tools::eval_main(int argc, char** argv) {
     app.add_option("--images", images, "image range of the test set, e.g. 801-900 (DIV2K default) or 1-5");
     app.add_flag("-x,--tta", ensemble, "8-way self-ensemble");
     app.add_option("-t,--tile", tile, "LR tile size (0: from memory, -1: whole image)");
+    app.add_option("--shard", shard_text, "K/N: only part K (0..N-1) of N of the test set's sorted images (merge the "
+                                          "shards' --csv rows, or weight each --json mean by its image count)");
     app.add_option("--json", json_path, "write {model: {psnr, ssim, ...}} here");
     app.add_option("--csv", csv_path, "write per-image results (model,image,psnr,ssim) here");
     app.add_option("-g,--device", device, "cpu or cuda:N (models run there; metrics on the CPU)");
@@ -150,7 +155,16 @@ int sr::tools::eval_main(int argc, char** argv) {
         for (const auto& [file, model] : models)
             SR_CHECK(model.scale() == s, file.string(), ": the model upscales x", model.scale(), ", not x", s,
                      scale ? " (-s)" : " (the first model's scale; evaluate one scale at a time)");
-        const auto data = open_test_set(dataset, s, images);
+        std::shared_ptr<const sr::data::PairDataset> data = open_test_set(dataset, s, images);
+        if (!shard_text.empty()) {
+            const sr::dist::Shard shard = sr::dist::parse_shard(shard_text, "--shard");
+            const auto [first, end] = sr::dist::shard_range(data->size(), shard);
+            SR_CHECK(end > first, "--shard ", shard_text, ": ", data->describe(), " has only ", data->size(),
+                     " images, so this shard is empty");
+            std::vector<int64_t> indices;
+            for (int64_t i = first; i < end; ++i) indices.push_back(i);
+            data = std::make_shared<sr::data::SubsetDataset>(data, std::move(indices), "shard " + shard_text);
+        }
         const auto protocol = protocol_name == "paper" ? sr::metrics::MetricsProtocol::paper(s)
                                                        : sr::metrics::MetricsProtocol::seed();
         std::fprintf(stderr, "sr-eval: %zu model(s) on %s, protocol %s (%s)%s\n", models.size(), data->describe().c_str(),

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "sr/data/bicubic.hpp"
+#include "sr/dist/shard.hpp"
 #include "sr/infer/upscaler.hpp"
 #include "sr/io/image.hpp"
 #include "sr/models/model_file.hpp"
@@ -158,6 +159,7 @@ int sr::tools::infer_main(int argc, char** argv) {
     int scale = 0, quality = 95, threads = 0;
     int64_t tile = 0;
     bool ensemble = false, recursive = false, overwrite = false, verbose = false;
+    std::string shard_text;
     app.add_option("-i,--input", input, "input image or folder")->required();
     app.add_option("-o,--output", output, "output image or folder")->required();
     app.add_option("-m,--model", model_path, "sr model file (.safetensors); default: the bundled model for -s");
@@ -178,6 +180,8 @@ int sr::tools::infer_main(int argc, char** argv) {
     app.add_option("--compare", compare, "also write <output>-compare.png (nearest | bicubic | SR | HR): the HR "
                                          "image (a folder of them for folder input) or 'none'");
     app.add_flag("-v,--verbose", verbose, "print every file");
+    app.add_option("--shard", shard_text, "K/N: only part K (0..N-1) of N of the sorted input list, for Slurm array "
+                                          "jobs or one process per GPU (e.g. --shard $SLURM_ARRAY_TASK_ID/8)");
     CLI11_PARSE(app, argc, argv);
 
     return sr::tools::run_tool("sr-infer", [&] {
@@ -196,7 +200,15 @@ int sr::tools::infer_main(int argc, char** argv) {
         const sr::infer::Upscaler upscaler(model, compute_device);
         const int s = upscaler.scale();
 
-        const auto jobs = plan_jobs(input, output, recursive, format, compare);
+        auto jobs = plan_jobs(input, output, recursive, format, compare);
+        if (!shard_text.empty()) {
+            const sr::dist::Shard shard = sr::dist::parse_shard(shard_text, "--shard");
+            const auto [first, end] = sr::dist::shard_range(static_cast<int64_t>(jobs.size()), shard);
+            std::fprintf(stderr, "sr-infer: shard %d/%d: images %lld-%lld of %zu\n", shard.index, shard.count,
+                         static_cast<long long>(first + 1), static_cast<long long>(end), jobs.size());
+            jobs = decltype(jobs)(jobs.begin() + first, jobs.begin() + end);
+            if (jobs.empty()) return 0;  // more shards than images: this one has nothing to do
+        }
         if (verbose || jobs.size() > 1)
             std::fprintf(stderr, "sr-infer: %zu image(s), model %s (%s x%d), device %s\n", jobs.size(),
                          model_file.string().c_str(), sr::models::architecture_name(model.config().architecture), s,

@@ -71,6 +71,9 @@ public:
     GradientSync& operator=(const GradientSync&) = delete;
 
     std::size_t buckets() const { return m_buckets.size(); }
+    // Buckets of the last step handed to the communication thread before backward returned (the
+    // overlap: all but the bucket of the first layers, when the hook sees every gradient).
+    std::size_t launched_during_backward() const { return m_launched_during_backward; }
 
     // Runs `backward` (loss.backward()) with the buckets averaged as their gradients complete, then
     // sets every parameter's gradient to the mean over ranks and replaces each of `extras` (host
@@ -94,6 +97,8 @@ public:
             autograd::LeafGradientHookGuard<float, D> guard(hook);
             backward();
         }
+        m_launched_during_backward = 0;
+        for (const Bucket& bucket : m_buckets) m_launched_during_backward += bucket.launched ? 1 : 0;
         // Parameters backward never reached: zeros, in the buckets not launched yet.
         for (std::size_t b = 0; b < m_buckets.size(); ++b) {
             if (m_buckets[b].launched) continue;
@@ -182,6 +187,7 @@ private:
     std::vector<Slot> m_slot;                             // per parameter
     std::unordered_map<const void*, std::size_t> m_index;  // tensor impl -> parameter index
     int m_device = 0;
+    std::size_t m_launched_during_backward = 0;
     std::mutex m_mutex;
     std::condition_variable m_wake, m_finished;
     std::size_t m_next_ready = 0, m_done = 0;

@@ -1,0 +1,282 @@
+// Data-parallel training (sr/dist/): shards of lists and of batches, gradient buckets averaged
+// during backward, and sr-train on 2 MPI processes against one process with the same global batch,
+// with a killed rank, a hung rank, and resumes after both.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <set>
+
+#include "sr/dist/gradient_sync.hpp"
+#include "sr/dist/shard.hpp"
+#include "sr/data/batch_loader.hpp"
+#include "sr/models/model_file.hpp"
+#include "sr/ops/loss.hpp"
+#include "sr/train/datasets.hpp"
+#include "test_support.hpp"
+#include "train_test_support.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST_CASE("shards of a list are contiguous, disjoint, balanced and cover it", "[dist]") {
+    for (int64_t n : {0, 1, 5, 16, 17, 1000003})
+        for (int count : {1, 2, 3, 7, 8}) {
+            int64_t expected_begin = 0;
+            for (int k = 0; k < count; ++k) {
+                const auto [begin, end] = sr::dist::shard_range(n, {k, count});
+                CHECK(begin == expected_begin);  // contiguous and disjoint, in order
+                CHECK(end - begin >= n / count);
+                CHECK(end - begin <= n / count + 1);
+                expected_begin = end;
+            }
+            CHECK(expected_begin == n);  // together they cover all n
+        }
+    const auto shard = sr::dist::parse_shard("3/8", "--shard");
+    CHECK(shard.index == 3);
+    CHECK(shard.count == 8);
+    for (const char* bad : {"8/8", "1/0", "-1/2", "1", "a/b", "1/2/3", "", "/4", "2/"})
+        CHECK_THROWS_WITH(sr::dist::parse_shard(bad, "--shard"), Catch::Contains("--shard"));
+}
+
+TEST_CASE("the ranks' loader shards are disjoint and together are exactly the global batch", "[dist][loader]") {
+    sr::test::TempDir dir;
+    sr::test::write_training_images(dir.path, 7, 24);
+    const auto dataset = sr::train::open_folder(dir.path, 2, "bicubic", "");
+    sr::data::BatchLoaderOptions options;
+    options.batch_size = 10, options.lr_patch_size = 6, options.seed = 11, options.threads = 1;
+    const sr::data::BatchLoader whole(dataset, options);
+    for (int ranks : {2, 3, 4}) {
+        std::vector<std::unique_ptr<sr::data::BatchLoader>> shards;
+        for (int r = 0; r < ranks; ++r) {
+            auto o = options;
+            o.shard_index = r, o.shard_count = ranks;
+            shards.push_back(std::make_unique<sr::data::BatchLoader>(dataset, o));
+        }
+        for (int64_t step : {0, 3, 4}) {  // 7 images, 10 per batch: steps straddle epochs
+            const auto reference = whole.batch(step);
+            int64_t slot = 0;
+            for (int r = 0; r < ranks; ++r) {
+                const auto part = shards[r]->next();
+                REQUIRE(part.step == step);
+                const int64_t n = part.lr.dim(0);
+                CHECK(shards[r]->first_slot() == slot);
+                for (int64_t i = 0; i < n; ++i) CHECK(part.items[i] == reference.items[slot + i]);
+                CHECK(part.lr.to_vector() == reference.lr.slice_batch(slot, slot + n).contiguous().to_vector());
+                CHECK(part.hr.to_vector() == reference.hr.slice_batch(slot, slot + n).contiguous().to_vector());
+                slot += n;
+            }
+            CHECK(slot == options.batch_size);
+            for (auto& shard : shards) shard->seek(step == 0 ? 3 : 4);
+        }
+    }
+    auto o = options;
+    o.shard_index = 0, o.shard_count = 11;  // more ranks than samples
+    CHECK_THROWS_WITH(sr::data::BatchLoader(dataset, o), Catch::Contains("every shard needs at least one sample"));
+}
+
+// Two replicas in one process: the mean of two equal buffers is the buffer, so averaged gradients
+// must equal plain backward's bit for bit; records what it was asked to reduce.
+class TwoEqualReplicas final : public sr::dist::Communicator {
+public:
+    int rank() const override { return 0; }
+    int size() const override { return 2; }
+    std::string describe() const override { return "two equal replicas"; }
+    void allreduce_average(float* data, std::size_t count, const char*) override {
+        for (std::size_t i = 0; i < count; ++i) data[i] = (data[i] + data[i]) * 0.5f;
+        reduced_floats += count, ++calls;
+    }
+    void allreduce_sum(double* data, std::size_t count, const char*) override {
+        for (std::size_t i = 0; i < count; ++i) data[i] *= 2;
+    }
+    void broadcast(void*, std::size_t, int, const char*) override {}
+    void barrier(const char*) override {}
+    [[noreturn]] void abort(int) override { std::abort(); }
+    std::size_t reduced_floats = 0, calls = 0;
+};
+
+TEST_CASE("GradientSync averages buckets started during backward and keeps the gradients", "[dist]") {
+    sr::models::ProfileOverrides overrides;
+    overrides.num_filters = 8, overrides.num_blocks = 3;
+    sr::Rng rng(7);
+    const sr::models::AnyModel<float> model(sr::models::make_config("wdsr-b-8", 2, overrides), rng);
+    sr::Rng data_rng(8);
+    const auto lr = sr::Tensor<float>::from_vector({2, 6, 6, 3}, [&] {
+        std::vector<float> v(2 * 6 * 6 * 3);
+        for (auto& x : v) x = static_cast<float>(data_rng.uniform(0, 255));
+        return v;
+    }());
+    const auto hr = sr::Tensor<float>::from_vector({2, 12, 12, 3}, [&] {
+        std::vector<float> v(2 * 12 * 12 * 3);
+        for (auto& x : v) x = static_cast<float>(data_rng.uniform(0, 255));
+        return v;
+    }());
+    const auto parameters = model.parameters();
+    sr::nn::zero_grad(parameters);
+    sr::l1_loss(model(lr), hr).backward();
+    std::vector<std::vector<float>> plain;
+    for (const auto& p : parameters) plain.push_back(p.tensor.grad().to_vector());
+
+    TwoEqualReplicas replicas;
+    sr::dist::GradientSync<sr::Cpu> sync(replicas, parameters, 300);  // small buckets: several of them
+    REQUIRE(sync.buckets() >= 3);
+    for (int repeat = 0; repeat < 2; ++repeat) {  // buffers are reused step after step
+        sr::nn::zero_grad(parameters);
+        const auto loss = sr::l1_loss(model(lr), hr);
+        std::vector<double> extras{loss.item(), 1.0};
+        sync.backward_and_average([&] { loss.backward(); }, extras);
+        CHECK(extras[0] == Approx(loss.item()).epsilon(1e-12));
+        CHECK(extras[1] == 1.0);
+        // Every bucket but the one holding the first layers' gradients left before backward ended.
+        CHECK(sync.launched_during_backward() >= sync.buckets() - 1);
+        for (std::size_t i = 0; i < parameters.size(); ++i) CHECK(parameters[i].tensor.grad().to_vector() == plain[i]);
+    }
+    CHECK(replicas.calls == 2 * sync.buckets());
+    CHECK(replicas.reduced_floats == 2 * static_cast<std::size_t>(sr::nn::count_elements(parameters)));
+}
+
+// ---- sr-train under mpirun ----
+
+std::string tool(const char* name) { return std::string(SR_TOOLS_DIR) + "/" + name; }
+std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+
+// mpirun with 2 oversubscribed ranks (also as root, as in CI containers); empty when unusable.
+std::string mpirun_two() {
+#if SR_WITH_MPI
+    if (sr::test::run_command("mpirun --version").exit_code != 0) return {};
+    return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 "
+           "mpirun --oversubscribe -np 2 ";
+#else
+    return {};
+#endif
+}
+
+fs::path only_run(const fs::path& outdir) { return fs::directory_iterator(outdir)->path(); }
+
+sr::models::AnyModel<float> final_model(const fs::path& run_dir, const std::string& epoch_prefix) {
+    for (const auto& e : fs::directory_iterator(run_dir / "models"))
+        if (e.path().filename().string().rfind(epoch_prefix, 0) == 0) return sr::models::load_model<float>(e.path());
+    FAIL("no model " << epoch_prefix << "* in " << run_dir);
+    throw;
+}
+
+// Largest ||a - b|| / ||a|| over the parameters.
+double relative_difference(const sr::models::AnyModel<float>& a, const sr::models::AnyModel<float>& b) {
+    const auto pa = a.parameters(), pb = b.parameters();
+    REQUIRE(pa.size() == pb.size());
+    double worst = 0;
+    for (std::size_t i = 0; i < pa.size(); ++i) {
+        const auto va = pa[i].tensor.to_vector(), vb = pb[i].tensor.to_vector();
+        REQUIRE(va.size() == vb.size());
+        double diff = 0, norm = 0;
+        for (std::size_t j = 0; j < va.size(); ++j) diff += (va[j] - vb[j]) * double(va[j] - vb[j]), norm += va[j] * double(va[j]);
+        worst = std::max(worst, std::sqrt(diff / std::max(norm, 1e-30)));
+    }
+    return worst;
+}
+
+std::string read_text(const fs::path& p) {
+    std::ifstream in(p);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// One convolution backend in every process, as in test_tools.cpp's resume test: the automatic
+// choice is timed per process, and backends round differently.
+struct DirectConvolutions {
+    DirectConvolutions() { ::setenv("SR_CONV_BACKEND", "direct", 1); }
+    ~DirectConvolutions() { ::unsetenv("SR_CONV_BACKEND"); }
+};
+
+TEST_CASE("sr-train on 2 MPI ranks gives the weights of one process with the same global batch", "[dist][tools]") {
+    const std::string mpirun = mpirun_two();
+    if (mpirun.empty()) SR_SKIP("MPI not built or mpirun not found");
+    DirectConvolutions direct;
+    sr::test::TempDir dir;
+    sr::test::write_training_images(dir.path / "images", 10, 40);
+    const std::string args = " --profile wdsr-b-8 --scale 2 --dataset " + q(dir.path / "images") +
+                             " --epochs 1 --steps-per-epoch 20 --batch-size 16 --lr-patch-size 10 --validation-steps 1 "
+                             "--loader-threads 1 --threads 1 --seed 4 --dist-check-every 5 -q";
+    auto one = sr::test::run_command(tool("sr-train") + args + " --outdir " + q(dir.path / "one"));
+    INFO(one.output);
+    REQUIRE(one.exit_code == 0);
+    auto two = sr::test::run_command(mpirun + tool("sr-train") + args + " --outdir " + q(dir.path / "two"));
+    INFO(two.output);
+    REQUIRE(two.exit_code == 0);
+    // One writer: one run directory, one finishing line.
+    CHECK(std::distance(fs::directory_iterator(dir.path / "two"), fs::directory_iterator{}) == 1);
+    const std::string log = read_text(only_run(dir.path / "two") / "train.log");
+    CHECK_THAT(log, Catch::Contains("data parallel on 2 processes") && Catch::Contains("8 samples on rank 0"));
+    const double difference = relative_difference(final_model(only_run(dir.path / "one"), "epoch-001-"),
+                                                  final_model(only_run(dir.path / "two"), "epoch-001-"));
+    INFO("relative difference " << difference);
+    CHECK(difference <= 1e-5);
+    CHECK(difference > 0);  // a different summation order: proves two ranks really shared the batch
+}
+
+TEST_CASE("a killed or hung rank ends both within seconds, and the run resumes after either", "[dist][tools]") {
+    const std::string mpirun = mpirun_two();
+    if (mpirun.empty()) SR_SKIP("MPI not built or mpirun not found");
+    DirectConvolutions direct;
+    sr::test::TempDir dir;
+    sr::test::write_training_images(dir.path / "images", 8, 32);
+    const std::string args = " --profile wdsr-b-8 --num-filters 8 --num-res-blocks 2 --scale 2 --dataset " +
+                             q(dir.path / "images") + " --epochs 30 --steps-per-epoch 10 --batch-size 4 --lr-patch-size 8 "
+                             "--validation-steps 1 --loader-threads 1 --threads 1 --seed 6 -q";
+    // 300 steps: long enough that the signal below, sent after the first epoch, finds the run going.
+    auto straight = sr::test::run_command(tool("sr-train") + args + " --outdir " + q(dir.path / "straight"));
+    INFO(straight.output);
+    REQUIRE(straight.exit_code == 0);
+    const auto reference = final_model(only_run(dir.path / "straight"), "epoch-030-");
+
+    // Rank 1 runs under a shell that, once rank 0 wrote the first checkpoint, kills it (SIGKILL) or
+    // stops it (SIGSTOP: a hang), and records its pid.
+    auto launch = [&](const std::string& outdir, const std::string& signal, const std::string& extra) {
+        const fs::path pid_file = dir.path / (outdir + ".pid");
+        const std::string train = tool("sr-train") + args + extra + " --outdir " + q(dir.path / outdir);
+        const std::string rank1 = "sh -c \"" + train + " & p=\\$!; echo \\$p > " + q(pid_file) +
+                                  "; until ls " + q(dir.path / outdir) + "/*/checkpoint/last.safetensors >/dev/null 2>&1; "
+                                  "do sleep 0.05; done; kill -" + signal + " \\$p; wait \\$p\"";
+        const std::string mpmd = mpirun.substr(0, mpirun.find("-np 2")) + "-np 1 " + train + " : -np 1 " + rank1;
+        const auto start = std::chrono::steady_clock::now();
+        auto result = sr::test::run_command(mpmd);
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        std::ifstream pid_in(pid_file);
+        long pid = 0;
+        if (pid_in >> pid && pid > 0) ::kill(static_cast<pid_t>(pid), SIGKILL);  // a stopped rank outlives mpirun
+        return std::make_pair(result, seconds);
+    };
+
+    SECTION("killed: mpirun names the rank; the run resumes on one process with the same global batch") {
+        const auto [killed, seconds] = launch("killed", "KILL", "");
+        INFO(killed.output);
+        CHECK(killed.exit_code != 0);
+        CHECK_THAT(killed.output, Catch::Contains("rank 1"));
+        CHECK(seconds < 60);  // the run itself would take minutes on two ranks
+        const fs::path run = only_run(dir.path / "killed");
+        const auto resumed = sr::test::run_command(tool("sr-train") + " --resume " + q(run) + " -q");
+        INFO(resumed.output);
+        REQUIRE(resumed.exit_code == 0);
+        CHECK_THAT(read_text(run / "train.log"),
+                   Catch::Contains("trained on 2 process(es) and continues on 1: the global batch stays 4"));
+        CHECK(relative_difference(reference, final_model(run, "epoch-030-")) <= 1e-5);
+    }
+    SECTION("hung: rank 0 gives up after --dist-timeout and ends the job; both ranks resume") {
+        const auto [hung, seconds] = launch("hung", "STOP", " --dist-timeout 3");
+        INFO(hung.output);
+        CHECK(hung.exit_code != 0);
+        CHECK_THAT(hung.output, Catch::Contains("rank 0 of 2") && Catch::Contains("did not complete within 3 s"));
+        CHECK(seconds < 60);
+        const fs::path run = only_run(dir.path / "hung");
+        const auto resumed = sr::test::run_command(mpirun + tool("sr-train") + " --resume " + q(run) + " -q");
+        INFO(resumed.output);
+        REQUIRE(resumed.exit_code == 0);
+        CHECK_THAT(read_text(run / "train.log"), Catch::Contains("resumed at step"));
+        CHECK(relative_difference(reference, final_model(run, "epoch-030-")) <= 1e-5);
+    }
+}
+
+}  // namespace
