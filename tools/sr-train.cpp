@@ -116,7 +116,9 @@ int sr::tools::train_main(int argc, char** argv) {
         distribution.check_every = dist_check_every;
         if (!communicator->is_writer()) quiet = true;
         std::signal(SIGINT, on_interrupt);
-        std::signal(SIGTERM, on_interrupt);
+        // mpirun sends SIGTERM when it ends a job (a rank died): then this rank must end now, not
+        // finish the step (its peers are gone) and linger in the run directory.
+        std::signal(SIGTERM, communicator->size() > 1 ? SIG_DFL : on_interrupt);
 
         std::unique_ptr<sr::tools::ProgressBar> bar;
         double loss_average = 0;
