@@ -261,10 +261,11 @@ TEST_CASE("sr-infer and sr-eval --shard K/N split the sorted inputs into disjoin
         std::string line;
         std::getline(rows, line);  // header
         int64_t count = 0;
-        while (std::getline(rows, line))
+        while (std::getline(rows, line)) {
             if (line.rfind("\"bicubic\"", 0) != 0) continue;
             CHECK(evaluated.insert(line.substr(0, line.find(',', 10))).second);
             ++count;
+        }
         CHECK(count == end - first);
     }
     CHECK(inferred.size() == 7);   // together: every image
