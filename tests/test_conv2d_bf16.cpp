@@ -117,6 +117,28 @@ TEST_CASE("bf16 conv2d equals the reference on bf16-rounded operands with float 
     }
 }
 
+TEST_CASE("bf16 conv2d_backward shares one bf16 grad_y between both passes with the passes' results", "[conv2d][bf16]") {
+    if (!sr::cpu_supports_bf16()) SR_SKIP("this CPU has neither AMX-BF16 nor AVX512-BF16");
+    PrecisionScope scope(sr::Precision::bf16);
+    for (const int64_t k : {1, 3}) {
+        INFO("k=" << k);
+        auto x = random_tensor({2, 7, 9, 32}, 11);
+        auto w = random_tensor({48, k, k, 32}, 12);
+        auto grad_y = random_tensor({2, 7, 9, 48}, 13);
+        auto grad_x = sr::Tensor<float>::empty(x.shape()), grad_x_alone = sr::Tensor<float>::empty(x.shape());
+        auto grad_w = sr::Tensor<float>::empty(w.shape()), grad_w_alone = sr::Tensor<float>::empty(w.shape());
+        auto grad_b = sr::Tensor<float>::empty({48}), grad_b_alone = sr::Tensor<float>::empty({48});
+        sr::ops::conv2d_backward(x, grad_y, w, grad_x, grad_w, grad_b);
+        sr::ops::conv2d_backward_data(grad_y, w, grad_x_alone);
+        sr::ops::conv2d_backward_weights(x, grad_y, grad_w_alone, grad_b_alone);
+        // Same primitives on the same rounded operands: equal to the bit.
+        CHECK(grad_x.to_vector() == grad_x_alone.to_vector());
+        CHECK(grad_w.to_vector() == grad_w_alone.to_vector());
+        CHECK(grad_b.to_vector() == grad_b_alone.to_vector());
+        CHECK_THROWS_WITH(sr::ops::conv2d_backward(x, grad_y, w, grad_w, grad_w, grad_b), Catch::Contains("shaped like"));
+    }
+}
+
 TEST_CASE("the pretrained WDSR-B x4 in bf16 stays within 0.02 dB of fp32 on Set5 and Set14",
           "[conv2d][bf16][data][slow]") {
     SR_REQUIRE_DATA(data);

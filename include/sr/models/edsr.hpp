@@ -30,7 +30,9 @@ struct ResBlock {
           second({c.num_filters, c.num_filters, 3, false}, rng),
           res_scale(static_cast<T>(c.res_scale)) {}
 
-    Tensor<T, D> operator()(const Tensor<T, D>& x) const { return add_scaled(x, second(first(x, true)), res_scale); }
+    Tensor<T, D> operator()(const Tensor<T, D>& x) const {
+        return residual_conv_chain(x, {first.link(true), second.link()}, res_scale);
+    }
 
     void collect_parameters(nn::ParameterList<T, D>& list, const std::string& prefix) const {
         first.collect_parameters(list, prefix + ".body.0");

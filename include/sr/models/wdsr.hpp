@@ -32,7 +32,9 @@ struct WideBlockA {
           project({c.expansion * c.num_filters, c.num_filters, 3, true}, rng),
           res_scale(static_cast<T>(c.res_scale)) {}
 
-    Tensor<T, D> operator()(const Tensor<T, D>& x) const { return add_scaled(x, project(expand(x, true)), res_scale); }
+    Tensor<T, D> operator()(const Tensor<T, D>& x) const {
+        return residual_conv_chain(x, {expand.link(true), project.link()}, res_scale);
+    }
 
     void collect_parameters(nn::ParameterList<T, D>& list, const std::string& prefix) const {
         expand.collect_parameters(list, prefix + ".body.0");
@@ -60,7 +62,7 @@ struct WideBlockB {
           res_scale(static_cast<T>(c.res_scale)) {}
 
     Tensor<T, D> operator()(const Tensor<T, D>& x) const {
-        return add_scaled(x, spatial(reduce(expand(x, true))), res_scale);
+        return residual_conv_chain(x, {expand.link(true), reduce.link(), spatial.link()}, res_scale);
     }
 
     void collect_parameters(nn::ParameterList<T, D>& list, const std::string& prefix) const {

@@ -13,6 +13,7 @@
 #include "sr/nn/init.hpp"
 #include "sr/nn/parameters.hpp"
 #include "sr/ops/conv2d.hpp"
+#include "sr/ops/residual_chain.hpp"
 #include "sr/ops/weight_norm.hpp"
 
 namespace sr::nn {
@@ -61,6 +62,8 @@ public:
     // The effective weight (g * v / ||v|| under weight norm), differentiable.
     Tensor<T, D> weight() const { return m_options.weight_norm ? weight_norm(m_weight, m_weight_g) : m_weight; }
     const Tensor<T, D>& bias() const { return m_bias; }
+    // This layer as one link of a residual_conv_chain (sr/ops/residual_chain.hpp).
+    ConvLink<T, D> link(bool relu_after = false) const { return {weight(), m_bias, relu_after}; }
 
     void collect_parameters(ParameterList<T, D>& list, const std::string& prefix) const {
         if (m_options.weight_norm) {

@@ -238,6 +238,33 @@ void conv2d_backward_weights(const Tensor<T, D>& x, const Tensor<T, D>& grad_y, 
     gemm::conv2d_backward_weights(g, x.data(), grad_y.data(), grad_w.data(), grad_b.defined() ? grad_b.data() : nullptr);
 }
 
+// Both gradients of a convolution, as autograd needs them: grad_x [N, H, W, C] (undefined:
+// skipped) from grad_y and w, and grad_w [O, K, K, C] with grad_b [O] (grad_w undefined: both
+// skipped; grad_b undefined: no bias) from x and grad_y; all overwritten. Under bf16 on the CPU
+// both passes share one bf16 copy of grad_y (sr/ops/cpu/conv2d_onednn.hpp).
+template <class T, class D>
+void conv2d_backward(const Tensor<T, D>& x, const Tensor<T, D>& grad_y, const Tensor<T, D>& w, const Tensor<T, D>& grad_x,
+                     const Tensor<T, D>& grad_w, const Tensor<T, D>& grad_b) {
+    if constexpr (std::is_same_v<T, float> && is_cpu_v<D>) {
+        if (cpu_precision() == Precision::bf16 && grad_x.defined() && grad_w.defined()) {
+            const auto g = detail::conv_geometry(x, w, grad_b);
+            SR_CHECK(grad_y.shape() == Shape({g.n, g.h, g.w, g.o}) && grad_y.is_contiguous(),
+                     "conv2d backward: output gradient must be a contiguous ", Shape({g.n, g.h, g.w, g.o}), ", got ",
+                     grad_y.shape());
+            SR_CHECK(grad_x.shape() == x.shape() && grad_x.is_contiguous() && grad_w.shape() == w.shape() &&
+                         grad_w.is_contiguous(),
+                     "conv2d backward: gradients must be contiguous and shaped like their inputs (input ", x.shape(),
+                     ", weights ", w.shape(), "), got ", grad_x.shape(), " and ", grad_w.shape());
+            num_threads();  // applies set_num_threads to this thread's OpenMP, as every conv pass does
+            onednn::conv2d_backward_both(detail::onednn_shape(g, grad_b.defined()), x.data(), grad_y.data(), w.data(),
+                                         grad_x.data(), grad_w.data(), grad_b.defined() ? grad_b.data() : nullptr);
+            return;
+        }
+    }
+    if (grad_x.defined()) conv2d_backward_data(grad_y, w, grad_x);
+    if (grad_w.defined()) conv2d_backward_weights(x, grad_y, grad_w, grad_b);
+}
+
 }  // namespace ops
 
 namespace autograd {
@@ -250,16 +277,14 @@ public:
         const auto& w = this->input(1);
         const bool has_bias = this->inputs().size() == 3;
         const Tensor<T, D> grad_y = grad_output.contiguous();
-        if (this->input_needs_grad(0)) {
-            auto grad_x = Tensor<T, D>::empty(x.shape());
-            ops::conv2d_backward_data(grad_y, w, grad_x);
-            this->accumulate(0, grad_x);
-        }
         const bool bias_grad = has_bias && this->input_needs_grad(2);
-        if (this->input_needs_grad(1) || bias_grad) {
-            auto grad_w = Tensor<T, D>::empty(w.shape());
-            auto grad_b = has_bias ? Tensor<T, D>::empty(this->input(2).shape()) : Tensor<T, D>();
-            ops::conv2d_backward_weights(x, grad_y, grad_w, grad_b);
+        const bool weight_grads = this->input_needs_grad(1) || bias_grad;
+        auto grad_x = this->input_needs_grad(0) ? Tensor<T, D>::empty(x.shape()) : Tensor<T, D>();
+        auto grad_w = weight_grads ? Tensor<T, D>::empty(w.shape()) : Tensor<T, D>();
+        auto grad_b = weight_grads && has_bias ? Tensor<T, D>::empty(this->input(2).shape()) : Tensor<T, D>();
+        ops::conv2d_backward(x, grad_y, w, grad_x, grad_w, grad_b);
+        if (grad_x.defined()) this->accumulate(0, grad_x);
+        if (weight_grads) {
             this->accumulate(1, grad_w);
             if (has_bias) this->accumulate(2, grad_b);
         }

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <unordered_map>
+#include <vector>
 
 #include "sr/core/error.hpp"
 
@@ -37,6 +38,33 @@ struct ConvShapeHash {
         for (int64_t v : {s.n, s.h, s.w, s.c, s.o, s.k, int64_t(s.has_bias), int64_t(s.relu), int64_t(s.accumulate),
                           int64_t(s.training), int64_t(s.bf16)})
             h = (h ^ static_cast<std::size_t>(v)) * 1099511628211ull;
+        return h;
+    }
+};
+
+// A chain of convolutions on one NHWC batch [n, h, w, links[0].c] whose result is added, scaled,
+// to its input: y = x + res_scale * link_last(... link_0(x)), each link a stride-1 "same" conv with
+// optional bias and ReLU. Needs links.back().o == links[0].c and links[i].o == links[i+1].c.
+struct ChainLink {
+    int64_t c = 0, o = 0, k = 0;
+    bool has_bias = false;
+    bool relu = false;
+    bool operator==(const ChainLink&) const = default;
+};
+struct ChainShape {
+    int64_t n = 0, h = 0, w = 0;
+    std::vector<ChainLink> links;
+    float res_scale = 1.f;
+    bool bf16 = false;
+    bool operator==(const ChainShape&) const = default;
+};
+struct ChainShapeHash {
+    std::size_t operator()(const ChainShape& s) const {
+        std::size_t h = 1469598103934665603ull;
+        auto mix = [&](int64_t v) { h = (h ^ static_cast<std::size_t>(v)) * 1099511628211ull; };
+        for (int64_t v : {s.n, s.h, s.w, int64_t(s.bf16), int64_t(s.res_scale * 1e6f)}) mix(v);
+        for (const auto& l : s.links)
+            for (int64_t v : {l.c, l.o, l.k, int64_t(l.has_bias), int64_t(l.relu)}) mix(v);
         return h;
     }
 };
@@ -195,6 +223,74 @@ struct BackwardWeightsPlan {
     ActivationsAdapter src, diff_dst;
 };
 
+// A residual chain (sr/ops/residual_chain.hpp) run as one sequence of primitives: x is converted
+// to the operand type once, every intermediate stays in that type (bf16 under bf16: half the
+// memory traffic of float, and no reorder before the next convolution), and the last convolution
+// adds res_scale * its output to a copy of x through post-ops (eltwise_linear, sum), which keeps
+// oneDNN's brgconv kernels (a binary-add post-op with x as operand drops to slower jit kernels).
+struct ChainPlan {
+    struct Step {
+        Step(const ConvShape& s, const dnnl::primitive_attr& attr, const dnnl::memory::desc& dst)
+            : pd(make(s, attr, dst)), primitive(pd), weights(pd.weights_desc(), s.o, s.c, s.k) {}
+        static dnnl::convolution_forward::primitive_desc make(const ConvShape& s, const dnnl::primitive_attr& attr,
+                                                              const dnnl::memory::desc& dst) {
+            using namespace dnnl;
+            auto desc = convolution_forward::desc(prop_kind::forward_inference, algorithm::convolution_direct,
+                                                  activations(s.n, s.c, s.h, s.w, operand_type(s)),
+                                                  any_weights(s.o, s.c, s.k, operand_type(s)),
+                                                  s.has_bias ? bias_desc(s.o) : memory::desc(), dst, {1, 1},
+                                                  padding(s.k), padding(s.k));
+            return convolution_forward::primitive_desc(desc, attr, cpu_engine());
+        }
+        dnnl::convolution_forward::primitive_desc pd;
+        dnnl::convolution_forward primitive;
+        WeightsAdapter weights;
+        dnnl::memory output;  // intermediate (all steps but the last)
+    };
+
+    explicit ChainPlan(const ChainShape& chain) {
+        using namespace dnnl;
+        auto& engine = cpu_engine();
+        for (std::size_t i = 0; i < chain.links.size(); ++i) {
+            const auto& link = chain.links[i];
+            const bool last = i + 1 == chain.links.size();
+            ConvShape s;
+            s.n = chain.n, s.h = chain.h, s.w = chain.w, s.c = link.c, s.o = link.o, s.k = link.k;
+            s.has_bias = link.has_bias, s.bf16 = chain.bf16;
+            post_ops ops;
+            if (link.relu) ops.append_eltwise(1.f, algorithm::eltwise_relu, 0.f, 0.f);
+            if (last && chain.res_scale != 1.f) ops.append_eltwise(1.f, algorithm::eltwise_linear, chain.res_scale, 0.f);
+            if (last) ops.append_sum(1.f);
+            primitive_attr attr;
+            attr.set_post_ops(ops);
+            const auto dst = activations(s.n, s.o, s.h, s.w, last ? dt::f32 : operand_type(s));
+            steps.push_back(std::make_unique<Step>(s, attr, dst));
+            if (!last) steps.back()->output = memory(dst, engine);
+        }
+        const auto& first = chain.links.front();
+        src.emplace(steps.front()->pd.src_desc(), chain.n, first.c, chain.h, chain.w);
+        const auto residual = activations(chain.n, chain.links.back().o, chain.h, chain.w);
+        copy_residual = reorder(reorder::primitive_desc(engine, residual, engine, residual));
+    }
+    std::vector<std::unique_ptr<Step>> steps;
+    std::optional<ActivationsAdapter> src;
+    dnnl::reorder copy_residual;
+};
+
+template <class Plan, class Shape, class Hash>
+Plan& cached_plan_for(const Shape& shape, const char* what) {
+    thread_local std::unordered_map<Shape, std::unique_ptr<Plan>, Hash> cache;
+    auto it = cache.find(shape);
+    if (it == cache.end()) {
+        try {
+            it = cache.emplace(shape, std::make_unique<Plan>(shape)).first;
+        } catch (const dnnl::error& e) {
+            fail("conv2d: oneDNN cannot create ", what, ": ", e.what());
+        }
+    }
+    return *it->second;
+}
+
 template <class Plan>
 Plan& cached_plan(const ConvShape& shape) {
     thread_local std::unordered_map<ConvShape, std::unique_ptr<Plan>, ConvShapeHash> cache;
@@ -247,6 +343,70 @@ inline void conv2d_backward_weights(const ConvShape& shape, const float* x, cons
     plan.primitive.execute(cpu_stream(), args);
     plan.weights.finish();
     cpu_stream().wait();
+}
+
+// Both backward passes of one convolution from a single operand copy of grad_y: under bf16 the
+// float-to-bf16 conversion of the output gradient is the largest operand conversion of a
+// training step, and run per pass it happened twice. grad_x null: the input gradient is skipped;
+// grad_w null: the weight (and bias) gradients are skipped. Shapes as in the two functions above.
+inline void conv2d_backward_both(const ConvShape& shape, const float* x, const float* grad_y, const float* w,
+                                 float* grad_x, float* grad_w, float* grad_b) {
+    auto& engine = cpu_engine();
+    std::optional<dnnl::memory> diff_dst;
+    if (grad_x) {
+        ConvShape data_shape = shape;
+        data_shape.has_bias = false;
+        auto& plan = detail::cached_plan<detail::BackwardDataPlan>(data_shape);
+        diff_dst = plan.diff_dst.to_wanted(grad_y);
+        dnnl::memory diff_src(plan.pd.diff_src_desc(), engine, grad_x);
+        plan.primitive.execute(cpu_stream(), {{DNNL_ARG_DIFF_DST, *diff_dst},
+                                              {DNNL_ARG_WEIGHTS, plan.weights.to_wanted(w)},
+                                              {DNNL_ARG_DIFF_SRC, diff_src}});
+    }
+    if (grad_w) {
+        auto& plan = detail::cached_plan<detail::BackwardWeightsPlan>(shape);
+        // The data plan's copy serves when both primitives read the same layout (NHWC bf16 or f32).
+        const bool reuse = diff_dst && diff_dst->get_desc() == plan.pd.diff_dst_desc();
+        std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, plan.src.to_wanted(x)},
+                                                   {DNNL_ARG_DIFF_DST, reuse ? *diff_dst : plan.diff_dst.to_wanted(grad_y)},
+                                                   {DNNL_ARG_DIFF_WEIGHTS, plan.weights.output_for(grad_w)}};
+        if (shape.has_bias) args.emplace(DNNL_ARG_DIFF_BIAS, dnnl::memory(detail::bias_desc(shape.o), engine, grad_b));
+        plan.primitive.execute(cpu_stream(), args);
+        plan.weights.finish();
+    }
+    cpu_stream().wait();
+}
+
+// y = x + res_scale * chain(x) for a ChainShape (see there); x and y NHWC, float, distinct buffers;
+// weights[i] OHWI and biases[i] (null without bias) per link.
+inline void conv2d_chain_residual(const ChainShape& shape, const float* x, const std::vector<const float*>& weights,
+                                  const std::vector<const float*>& biases, float* y) {
+    SR_CHECK(!shape.links.empty() && weights.size() == shape.links.size() && biases.size() == shape.links.size(),
+             "conv2d chain: ", shape.links.size(), " links but ", weights.size(), " weights and ", biases.size(), " biases");
+    for (std::size_t i = 0; i + 1 < shape.links.size(); ++i)
+        SR_CHECK(shape.links[i].o == shape.links[i + 1].c, "conv2d chain: link ", i, " outputs ", shape.links[i].o,
+                 " channels but link ", i + 1, " takes ", shape.links[i + 1].c);
+    SR_CHECK(shape.links.back().o == shape.links.front().c, "conv2d chain: the residual add needs as many outputs (",
+             shape.links.back().o, ") as inputs (", shape.links.front().c, ")");
+    auto& plan = detail::cached_plan_for<detail::ChainPlan, ChainShape, ChainShapeHash>(shape, "a convolution chain");
+    auto& engine = cpu_engine();
+    auto& stream = cpu_stream();
+    const auto residual = detail::activations(shape.n, shape.links.back().o, shape.h, shape.w);
+    dnnl::memory dst(residual, engine, y);
+    plan.copy_residual.execute(stream, {{DNNL_ARG_FROM, dnnl::memory(residual, engine, const_cast<float*>(x))},
+                                        {DNNL_ARG_TO, dst}});
+    dnnl::memory input = plan.src->to_wanted(x);
+    for (std::size_t i = 0; i < plan.steps.size(); ++i) {
+        auto& step = *plan.steps[i];
+        const bool last = i + 1 == plan.steps.size();
+        std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, input}, {DNNL_ARG_WEIGHTS, step.weights.to_wanted(weights[i])},
+                                                   {DNNL_ARG_DST, last ? dst : step.output}};
+        if (shape.links[i].has_bias)
+            args.emplace(DNNL_ARG_BIAS, dnnl::memory(detail::bias_desc(shape.links[i].o), engine, const_cast<float*>(biases[i])));
+        step.primitive.execute(stream, args);
+        input = step.output;
+    }
+    stream.wait();
 }
 
 }  // namespace sr::ops::onednn
