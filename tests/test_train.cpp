@@ -265,6 +265,7 @@ TEST_CASE("the finite check names the first parameter with a NaN or infinite gra
     CHECK(sr::nn::first_non_finite_gradient(parameters) == "tail.bias");
     parameters[0].tensor.data()[7] = std::numeric_limits<float>::infinity();
     CHECK(sr::nn::first_non_finite_value(parameters) == "head.weight");
+}
 
 TEST_CASE("bf16 training of wdsr-b-16 x2 tracks fp32's validation PSNR within 0.05 dB", "[train][bf16][data][slow]") {
     SR_REQUIRE_DATA(data);
