@@ -2,8 +2,6 @@
 // directory holds what docs/training.md promises; scale transfer; clear errors for bad setups.
 #include <catch2/catch.hpp>
 
-#include <cmath>
-#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -124,54 +122,6 @@ TEST_CASE("training setups that cannot work fail with a clear message", "[train]
     options.profile = "srcnn";
     CHECK_THROWS_WITH(sr::train::Trainer::start(options), Catch::Contains("unknown profile 'srcnn'"));
     CHECK_THROWS_WITH(sr::train::Trainer::resume(dir.path / "images"), Catch::Contains("args.json"));
-}
-
-TEST_CASE("the CPU precision is a training option kept in args.json and honoured on --resume", "[train][bf16]") {
-    struct PrecisionScope {
-        sr::Precision previous = sr::cpu_precision();
-        ~PrecisionScope() { sr::set_cpu_precision(previous); }
-    } scope;
-    sr::test::TempDir dir;
-    auto options = sr::test::tiny_training(dir.path / "images", dir.path / "runs");
-    CHECK(options.precision == "fp32");
-    options.precision = "bf16";
-    CHECK(sr::train::options_from_json(sr::train::to_json(options), "args.json").precision == "bf16");
-    auto old = sr::train::to_json(options);
-    old.erase("precision");  // runs written before the option existed trained in fp32
-    CHECK(sr::train::options_from_json(old, "args.json").precision == "fp32");
-    options.precision = "fp16";
-    CHECK_THROWS_WITH(options.validate(), Catch::Contains("'fp16'"));
-    options.precision = "bf16";
-    sr::test::write_training_images(dir.path / "images", 8, 40);
-    if (!sr::cpu_supports_bf16()) {
-        CHECK_THROWS_WITH(sr::train::Trainer::start(options), Catch::Contains("neither AMX-BF16 nor AVX512-BF16"));
-        return;
-    }
-    auto straight = sr::train::Trainer::start(options);
-    CHECK(sr::cpu_precision() == sr::Precision::bf16);
-    CHECK(straight.run() == sr::train::Trainer::Outcome::finished);
-
-    int64_t seen = 0;
-    sr::train::TrainerCallbacks callbacks;
-    callbacks.on_step = [&](int64_t step, int64_t, double, double) { seen = step; };
-    callbacks.stop_requested = [&] { return seen >= 3; };
-    auto first = sr::train::Trainer::start(options, callbacks);
-    CHECK(first.run() == sr::train::Trainer::Outcome::interrupted);
-    sr::set_cpu_precision(sr::Precision::fp32);  // as a new process starts
-    auto resumed = sr::train::Trainer::resume(first.run_dir());
-    CHECK(sr::cpu_precision() == sr::Precision::bf16);
-    CHECK(resumed.run() == sr::train::Trainer::Outcome::finished);
-    // bf16 on the CPU is as deterministic as fp32: the resumed run ends where the straight one did.
-    const auto a = straight.model().parameters(), b = resumed.model().parameters();
-    REQUIRE(a.size() == b.size());
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        INFO(a[i].name);
-        CHECK(a[i].tensor.to_vector() == b[i].tensor.to_vector());
-    }
-    // An explicit precision on resume changes the run's.
-    auto changed = sr::train::Trainer::resume(first.run_dir(), 0, {}, "", "fp32");
-    CHECK(changed.options().precision == "fp32");
-    CHECK(sr::cpu_precision() == sr::Precision::fp32);
 }
 
 TEST_CASE("the device and its GPU settings are training options kept in args.json", "[train]") {
