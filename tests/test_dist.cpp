@@ -276,6 +276,19 @@ TEST_CASE("sr-infer and sr-eval --shard K/N split the sorted inputs into disjoin
     CHECK_THAT(r.output, Catch::Contains("--shard '3/3'"));
 }
 
+// Trains with `args` as one process into dir/one and on two ranks (`mpirun`) into dir/two; both
+// runs must succeed. Returns the relative difference of their final (epoch 1) models.
+double train_one_and_two_ranks(const std::string& mpirun, const std::string& args, const fs::path& dir) {
+    const auto one = sr::test::run_command(tool("sr-train") + args + " --outdir " + q(dir / "one"));
+    INFO(one.output);
+    REQUIRE(one.exit_code == 0);
+    const auto two = sr::test::run_command(mpirun + tool("sr-train") + args + " --outdir " + q(dir / "two"));
+    INFO(two.output);
+    REQUIRE(two.exit_code == 0);
+    return relative_difference(final_model(only_run(dir / "one"), "epoch-001-"),
+                               final_model(only_run(dir / "two"), "epoch-001-"));
+}
+
 TEST_CASE("sr-train on 2 MPI ranks gives the weights of one process with the same global batch", "[dist][tools]") {
     const std::string mpirun = mpirun_two();
     if (mpirun.empty()) SR_SKIP("MPI not built or mpirun not found");
@@ -285,18 +298,11 @@ TEST_CASE("sr-train on 2 MPI ranks gives the weights of one process with the sam
     const std::string args = " --profile wdsr-b-8 --scale 2 --dataset " + q(dir.path / "images") +
                              " --epochs 1 --steps-per-epoch 20 --batch-size 16 --lr-patch-size 10 --validation-steps 1 "
                              "--loader-threads 1 --threads 1 --seed 4 --dist-check-every 5 -q";
-    auto one = sr::test::run_command(tool("sr-train") + args + " --outdir " + q(dir.path / "one"));
-    INFO(one.output);
-    REQUIRE(one.exit_code == 0);
-    auto two = sr::test::run_command(mpirun + tool("sr-train") + args + " --outdir " + q(dir.path / "two"));
-    INFO(two.output);
-    REQUIRE(two.exit_code == 0);
+    const double difference = train_one_and_two_ranks(mpirun, args, dir.path);
     // One writer: one run directory, one finishing line.
     CHECK(std::distance(fs::directory_iterator(dir.path / "two"), fs::directory_iterator{}) == 1);
     const std::string log = read_text(only_run(dir.path / "two") / "train.log");
     CHECK_THAT(log, Catch::Contains("data parallel on 2 processes") && Catch::Contains("8 samples on rank 0"));
-    const double difference = relative_difference(final_model(only_run(dir.path / "one"), "epoch-001-"),
-                                                  final_model(only_run(dir.path / "two"), "epoch-001-"));
     INFO("relative difference " << difference);
     CHECK(difference <= 1e-5);
     CHECK(difference > 0);  // a different summation order: proves two ranks really shared the batch
@@ -418,15 +424,8 @@ TEST_CASE("sr-train on 2 GPUs (NCCL) gives the weights of one GPU with the same 
     const std::string args = " --profile wdsr-b-8 --scale 2 --dataset " + q(dir.path / "images") +
                              " --epochs 1 --steps-per-epoch 20 --batch-size 16 --lr-patch-size 10 --validation-steps 1 "
                              "--loader-threads 1 --seed 4 --deterministic --device cuda:0 -q";
-    auto one = sr::test::run_command(tool("sr-train") + args + " --outdir " + q(dir.path / "one"));
-    INFO(one.output);
-    REQUIRE(one.exit_code == 0);
-    auto two = sr::test::run_command(mpirun + tool("sr-train") + args + " --outdir " + q(dir.path / "two"));
-    INFO(two.output);
-    REQUIRE(two.exit_code == 0);
+    const double difference = train_one_and_two_ranks(mpirun, args, dir.path);
     CHECK_THAT(read_text(only_run(dir.path / "two") / "train.log"), Catch::Contains("NCCL"));
-    const double difference = relative_difference(final_model(only_run(dir.path / "one"), "epoch-001-"),
-                                                  final_model(only_run(dir.path / "two"), "epoch-001-"));
     INFO("relative difference " << difference);
     CHECK(difference <= 1e-5);
 }
