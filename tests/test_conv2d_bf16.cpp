@@ -19,18 +19,12 @@
 #include "sr/metrics/evaluate.hpp"
 #include "sr/models/model_file.hpp"
 #include "sr/ops/conv2d.hpp"
+#include "reference/bf16_round.hpp"
 #include "test_support.hpp"
 
 namespace {
 
-// Round to nearest even at bf16 (the top 16 bits of a float), as oneDNN's reorder does.
-float round_to_bf16(float v) {
-    uint32_t bits = 0;
-    std::memcpy(&bits, &v, 4);
-    bits = (bits + 0x7fffu + ((bits >> 16) & 1u)) & 0xffff0000u;
-    std::memcpy(&v, &bits, 4);
-    return v;
-}
+using sr::test::round_to_bf16;
 
 sr::Tensor<float> random_tensor(const sr::Shape& shape, uint64_t seed) {
     sr::Rng rng(seed);

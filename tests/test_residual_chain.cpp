@@ -17,17 +17,12 @@
 #include "reference/conv2d_naive.hpp"
 #include "sr/core/rng.hpp"
 #include "sr/ops/residual_chain.hpp"
+#include "reference/bf16_round.hpp"
 #include "test_support.hpp"
 
 namespace {
 
-float round_to_bf16(float v) {
-    uint32_t bits = 0;
-    std::memcpy(&bits, &v, 4);
-    bits = (bits + 0x7fffu + ((bits >> 16) & 1u)) & 0xffff0000u;
-    std::memcpy(&v, &bits, 4);
-    return v;
-}
+using sr::test::round_to_bf16;
 
 sr::Tensor<float> random_tensor(const sr::Shape& shape, uint64_t seed, double scale = 1.0) {
     sr::Rng rng(seed);
