@@ -6,6 +6,7 @@
 
 #include "sr/core/parallel.hpp"
 #include "sr/core/tensor.hpp"
+#include "test_support.hpp"
 
 TEST_CASE("host allocator hands a freed block of the same size back, aligned", "[allocator]") {
     const std::size_t bytes = (std::size_t{3} << 20) + 40;  // an odd size no other test uses
@@ -37,6 +38,28 @@ TEST_CASE("host allocator leaves small blocks to malloc and can release its cach
     CHECK(sr::host::allocator_stats().cached_bytes >= (1u << 20));
     sr::host::release_cached();
     CHECK(sr::host::allocator_stats().cached_bytes == 0);
+}
+
+TEST_CASE("host allocator: idle cached blocks are poisoned for AddressSanitizer", "[allocator]") {
+#ifndef SR_HOST_ALLOCATOR_ASAN
+    SR_SKIP("not an AddressSanitizer build (-DSR_SANITIZE=address,undefined)");
+#else
+    const std::size_t bytes = (std::size_t{5} << 20) + 12;  // an odd size no other test uses
+    auto* block = static_cast<char*>(sr::host::allocate(bytes));
+    REQUIRE(block != nullptr);
+    CHECK_FALSE(__asan_address_is_poisoned(block));
+    CHECK_FALSE(__asan_address_is_poisoned(block + bytes - 1));
+    sr::host::deallocate(block, bytes);
+    // In the cache now: any access is a use after free.
+    CHECK(__asan_address_is_poisoned(block));
+    CHECK(__asan_address_is_poisoned(block + bytes / 2));
+    auto* again = static_cast<char*>(sr::host::allocate(bytes));
+    REQUIRE(again == block);
+    CHECK_FALSE(__asan_address_is_poisoned(again + bytes - 1));
+    CHECK(__asan_address_is_poisoned(again + bytes));  // the rounding past the requested size
+    sr::host::deallocate(again, bytes);
+    sr::host::release_cached();
+#endif
 }
 
 TEST_CASE("CPU tensors of a repeated size reuse cached storage", "[allocator]") {

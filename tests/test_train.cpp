@@ -150,6 +150,54 @@ TEST_CASE("the device and its GPU settings are training options kept in args.jso
     }
 }
 
+TEST_CASE("the CPU precision is a training option kept in args.json, changed by resume only when asked", "[train]") {
+    sr::test::TempDir dir;
+    auto options = sr::test::tiny_training(dir.path / "images", dir.path / "runs");
+    // Older runs have no "precision": fp32, as they trained.
+    auto old = sr::train::to_json(options);
+    old.erase("precision");
+    CHECK(sr::train::options_from_json(old, "args.json").precision == "fp32");
+    options.precision = "fp16";
+    CHECK_THROWS_WITH(options.validate(), Catch::Contains("precision 'fp16'") && Catch::Contains("fp32 or bf16"));
+    options.precision = "bf16";
+    options.device = "cuda:0";
+    CHECK_THROWS_WITH(options.validate(), Catch::Contains("--precision bf16 is for training on the CPU"));
+    options.device = "cpu";
+    if (!sr::cpu_supports_bf16()) {
+        CHECK_THROWS_WITH(options.validate(), Catch::Contains("neither AMX-BF16 nor AVX512-BF16"));
+        SR_SKIP("this CPU has neither AMX-BF16 nor AVX512-BF16: bf16 training cannot run here");
+    }
+    struct RestorePrecision {
+        sr::Precision previous = sr::cpu_precision();
+        ~RestorePrecision() { sr::set_cpu_precision(previous); }
+    } restore;
+    sr::test::write_training_images(dir.path / "images", 8, 40);
+    options.epochs = 1;
+    std::filesystem::path run;
+    {
+        auto trainer = sr::train::Trainer::start(options);
+        CHECK(sr::cpu_precision() == sr::Precision::bf16);
+        REQUIRE(trainer.run() == sr::train::Trainer::Outcome::finished);
+        run = trainer.run_dir();
+    }
+    CHECK(nlohmann::json::parse(read_text(run / "args.json")).at("precision") == "bf16");
+    CHECK(read_text(run / "train.log").find("bf16 convolutions") != std::string::npos);
+    sr::set_cpu_precision(sr::Precision::fp32);
+    {
+        // Resumed as it was started: bf16 again, though this process had set fp32.
+        auto trainer = sr::train::Trainer::resume(run, 2);
+        CHECK(sr::cpu_precision() == sr::Precision::bf16);
+        CHECK(trainer.options().precision == "bf16");
+    }
+    {
+        auto trainer = sr::train::Trainer::resume(run, 2, {}, "", {}, "fp32");
+        CHECK(sr::cpu_precision() == sr::Precision::fp32);
+        REQUIRE(trainer.run() == sr::train::Trainer::Outcome::finished);
+        CHECK(trainer.step() == 2 * options.steps_per_epoch);
+    }
+    CHECK(nlohmann::json::parse(read_text(run / "args.json")).at("precision") == "fp32");
+}
+
 TEST_CASE("data too few or too small for the patch is refused before the first step, naming file and sizes", "[train]") {
     sr::test::TempDir dir;
     auto options = sr::test::tiny_training(dir.path / "small", dir.path / "runs");

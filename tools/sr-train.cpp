@@ -78,9 +78,9 @@ int sr::tools::train_main(int argc, char** argv) {
     app.add_flag("--tf32", o.tf32, "GPU: TF32 tensor cores for float convolutions (faster, about 1e-3 relative error)");
     app.add_option("--threads", o.threads, "compute threads (0: all)")->capture_default_str();
     app.add_option("--loader-threads", o.loader_threads, "data loading threads")->capture_default_str();
-    std::string precision = "fp32";
-    app.add_option("--precision", precision, "CPU convolutions: fp32, or bf16 (AMX / AVX512-BF16: bf16 operands, float accumulation)"
-                                             "; master weights and Adam state stay float")->capture_default_str();
+    app.add_option("--precision", o.precision, "CPU convolutions: fp32, or bf16 (AMX / AVX512-BF16: bf16 operands, float "
+                                               "accumulation); master weights and Adam state stay float (with --resume: "
+                                               "change the run's)")->capture_default_str();
     app.add_option("--resume", resume, "continue the run in this directory (its args.json; --epochs may extend it)");
     app.add_flag("-q,--quiet", quiet, "no progress bar");
     app.add_option("--dist-timeout", dist_timeout, "several processes: seconds a rank waits for the others before "
@@ -96,7 +96,6 @@ int sr::tools::train_main(int argc, char** argv) {
     const std::string tool_name = launcher_rank > 0 ? "sr-train (rank " + std::to_string(launcher_rank) + ")" : "sr-train";
     std::shared_ptr<sr::dist::Communicator> communicator;
     const int status = sr::tools::run_tool(tool_name.c_str(), [&] {
-        sr::set_cpu_precision(sr::parse_precision(precision));
         if (num_filters) o.num_filters = num_filters;
         if (num_blocks) o.num_res_blocks = num_blocks;
         if (expansion) o.res_expansion = expansion;
@@ -143,7 +142,8 @@ int sr::tools::train_main(int argc, char** argv) {
         };
         auto trainer = resume.empty() ? sr::train::Trainer::start(o, callbacks, distribution)
                                        : sr::train::Trainer::resume(resume, app.count("--epochs") ? o.epochs : 0, callbacks,
-                                                                    app.count("--device") ? o.device : "", distribution);
+                                                                    app.count("--device") ? o.device : "", distribution,
+                                                                    app.count("--precision") ? o.precision : "");
         const auto outcome = trainer.run();
         if (bar) bar->finish();
         if (outcome == sr::train::Trainer::Outcome::interrupted) return 130;

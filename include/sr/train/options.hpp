@@ -11,6 +11,7 @@
 #include "sr/core/device_choice.hpp"
 #include "sr/core/error.hpp"
 #include "sr/models/profiles.hpp"
+#include "sr/ops/cpu/precision.hpp"
 
 namespace sr::train {
 
@@ -42,6 +43,8 @@ struct TrainOptions {
     std::string device = "cpu";              // cpu | cuda:N
     bool deterministic = false;              // GPU: deterministic convolutions (exact --resume); the CPU always is
     bool tf32 = false;                       // GPU: TF32 tensor cores for float convolutions (faster, ~1e-3 relative)
+    std::string precision = "fp32";          // CPU convolutions: fp32 | bf16 (bf16 operands, float accumulation,
+                                             // float master weights and Adam state); a CUDA run takes fp32 only
     int threads = 0;                         // compute threads; 0: all
     int loader_threads = 2;
     int log_every = 10;                      // steps between loss scalars in the event file
@@ -69,7 +72,11 @@ struct TrainOptions {
         SR_CHECK(learning_rate >= 0 && learning_rate_decay > 0 && learning_rate_step_size >= 1,
                  "--learning-rate must be >= 0, --learning-rate-decay > 0 and --learning-rate-step-size >= 1");
         SR_CHECK(validation_steps >= 0, "--validation-steps must be >= 0, got ", validation_steps);
-        parse_device(device, "--device");
+        const DeviceChoice chosen = parse_device(device, "--device");
+        const Precision p = parse_precision(precision);
+        SR_CHECK(p == Precision::fp32 || !chosen.cuda, "--precision ", precision, " is for training on the CPU; on ",
+                 device, " use --precision fp32 (with --tf32 for tensor cores)");
+        if (p == Precision::bf16) sr::detail::require_bf16_cpu();
     }
 };
 
@@ -89,7 +96,7 @@ inline nlohmann::json to_json(const TrainOptions& o) {
     j["validation_steps"] = o.validation_steps, j["benchmark"] = o.benchmark;
     j["save_best_models_only"] = o.save_best_models_only, j["save_models_after_epoch"] = o.save_models_after_epoch;
     j["seed"] = o.seed, j["device"] = o.device, j["threads"] = o.threads, j["loader_threads"] = o.loader_threads;
-    j["deterministic"] = o.deterministic, j["tf32"] = o.tf32;
+    j["deterministic"] = o.deterministic, j["tf32"] = o.tf32, j["precision"] = o.precision;
     j["log_every"] = o.log_every, j["sample_images"] = o.sample_images;
     j["ranks"] = o.ranks;
     return j;
@@ -118,7 +125,7 @@ inline TrainOptions options_from_json(const nlohmann::json& j, const std::string
         get("validation_steps", o.validation_steps), get("benchmark", o.benchmark);
         get("save_best_models_only", o.save_best_models_only), get("save_models_after_epoch", o.save_models_after_epoch);
         get("seed", o.seed), get("device", o.device), get("threads", o.threads), get("loader_threads", o.loader_threads);
-        get("deterministic", o.deterministic), get("tf32", o.tf32);
+        get("deterministic", o.deterministic), get("tf32", o.tf32), get("precision", o.precision);
         get("log_every", o.log_every), get("sample_images", o.sample_images);
         get("ranks", o.ranks);
     } catch (const nlohmann::json::exception& e) {

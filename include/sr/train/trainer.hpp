@@ -320,6 +320,9 @@ private:
             // Timed algorithm searches may pick differently in a resumed process; heuristics don't.
             settings.measure = !o.deterministic;
             cuda::set_conv_settings(settings);
+        } else {
+            // Process-wide, like the GPU settings: every convolution of this run, its validation included.
+            set_cpu_precision(parse_precision(o.precision));
         }
         // Initial values are drawn on the host and uploaded (nn::Conv2d), so a seed gives the
         // same initial model on every device.
@@ -419,7 +422,8 @@ private:
             return "cuda:" + std::to_string(index) + " (" + cuda::device_properties(index).name + ")" +
                    (m_options.deterministic ? ", deterministic" : "") + (m_options.tf32 ? ", TF32" : "");
         } else {
-            return "cpu";
+            return m_options.precision == "fp32" ? std::string("cpu")
+                                                 : "cpu, " + m_options.precision + " convolutions (" + cpu_bf16_unit() + ")";
         }
     }
 
@@ -686,9 +690,11 @@ public:
     // Continues the run in `run_dir` from checkpoint/last.safetensors; `epochs` > 0 extends or
     // shortens the run (the seed's --epochs with --initial-epoch); a non-empty `device` moves it
     // to another device ("cpu", "cuda:N"; exact continuation needs the same device and settings).
-    // Every rank of `distribution` reads the same run directory (a shared file system).
+    // Every rank of `distribution` reads the same run directory (a shared file system). A non-empty
+    // `precision` ("fp32", "bf16") changes the CPU convolutions' precision from the run's.
     static Trainer resume(const std::filesystem::path& run_dir_argument, int epochs = 0, TrainerCallbacks callbacks = {},
-                          const std::string& device = "", TrainerDistribution distribution = {}) {
+                          const std::string& device = "", TrainerDistribution distribution = {},
+                          const std::string& precision = "") {
         std::error_code ec;
         const std::filesystem::path run_dir = std::filesystem::canonical(run_dir_argument, ec);  // no trailing '/'
         SR_CHECK(!ec, run_dir_argument.string(), ": no such run directory");
@@ -705,6 +711,8 @@ public:
         if (epochs > 0) options.epochs = epochs;
         const bool device_changed = !device.empty() && device != options.device;
         if (device_changed) options.device = device;
+        const bool precision_changed = !precision.empty() && precision != options.precision;
+        if (precision_changed) options.precision = precision;
         try {
             options.validate();
             if (!device_changed) select_device(parse_device(options.device, "--device"), "--device");
@@ -713,7 +721,7 @@ public:
         }
         if (device_changed) select_device(parse_device(options.device, "--device"), "--device");
         Trainer t(detail::make_loop(std::move(options), run_dir, std::move(callbacks), std::move(distribution)));
-        t.m_loop->resume_from_checkpoint(epochs > 0 || device_changed);
+        t.m_loop->resume_from_checkpoint(epochs > 0 || device_changed || precision_changed);
         return t;
     }
 
