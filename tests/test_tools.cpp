@@ -276,7 +276,7 @@ TEST_CASE("a CUDA device the machine or build cannot use is refused in one line"
     const auto model = tiny_model(dir.path);
     sr::io::write_image(dir.path / "in.png", test_image(8, 8, 3));
     // What each kind of build says: no GPU or driver here, or no CUDA compiled in.
-    const std::string reason = SR_WITH_CUDA ? "no CUDA GPU or driver is visible" : "no CUDA support";
+    const std::string reason = SR_WITH_CUDA ? "no CUDA GPU or driver is visible" : "this build of sr has no CUDA support";
     struct Case {
         std::string command, option;
     };
