@@ -11,7 +11,8 @@
 // Buckets are averaged strictly in index order, on every rank alike, so the collectives match. A
 // parameter that got no gradient contributes zeros (every rank must send the same sizes). On a
 // GPU (Communicator::device_buffers) the buffers live on the device and the thread enqueues NCCL on
-// the compute stream.
+// its communication stream (sr/cuda/nccl.hpp), which runs beside the rest of backward on the
+// compute stream; finish's wait for the last bucket covers the device work too.
 #include <condition_variable>
 #include <cstring>
 #include <exception>

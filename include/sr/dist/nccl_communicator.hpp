@@ -1,8 +1,8 @@
 #pragma once
 // Communicator for training on several GPUs, one per rank: the float allreduce of gradients runs
-// on device buffers through NCCL (sr/cuda/nccl.hpp, on the compute stream), everything else
-// (host broadcasts, checksums, barriers) and the bootstrap go through MPI: rank 0 makes the NCCL id
-// and broadcasts it. Timeout: the host waits for an allreduce by polling, and after the timeout
+// on device buffers through NCCL (sr/cuda/nccl.hpp, on a stream of its own beside the compute
+// stream), everything else (host broadcasts, checksums, barriers) and the bootstrap go through
+// MPI: rank 0 makes the NCCL id and broadcasts it. Timeout: the host waits for an allreduce by polling, and after the timeout
 // aborts NCCL and the MPI job (a peer died or hangs), as the MPI backend does.
 #include "sr/config.hpp"
 
