@@ -161,6 +161,35 @@ TEST_CASE("conv2d float on the Eigen GEMM path matches the naive reference", "[c
     for (const auto& cs : k_cases) check_all_passes<float>(cs, 1e-5);
 }
 
+// One image row is one task, so parallel_for runs the GEMM path's body on the calling thread, outside
+// any team, where Eigen would thread a product of this size itself (O*W*C far above its 50000
+// multiply-adds per thread) unless the body's SerialOpenMpScope keeps it serial.
+TEST_CASE("conv2d on the Eigen GEMM path of a single row matches the naive reference", "[conv2d]") {
+    BackendScope scope(sr::ConvBackend::gemm);
+    check_all_passes<float>({1, 1, 300, 48, 40, 3}, 1e-5);
+    check_all_passes<double>({1, 1, 300, 48, 40, 3}, 1e-12);
+}
+
+TEST_CASE("SerialOpenMpScope keeps OpenMP and Eigen on the calling thread, then restores its count", "[conv2d]") {
+    const int outer = omp_get_max_threads();
+    omp_set_num_threads(3);
+    {
+        const sr::SerialOpenMpScope scope;
+        CHECK(omp_get_max_threads() == 1);
+        CHECK(Eigen::nbThreads() == 1);
+        int team = 0;
+#pragma omp parallel
+        {
+#pragma omp single
+            team = omp_get_num_threads();
+        }
+        CHECK(team == 1);
+    }
+    CHECK(omp_get_max_threads() == 3);
+    CHECK(Eigen::nbThreads() == 3);
+    omp_set_num_threads(outer);
+}
+
 TEST_CASE("conv2d double matches the naive reference to rounding", "[conv2d]") {
     for (const auto& cs : k_cases) check_all_passes<double>(cs, 1e-12);
 }

@@ -53,6 +53,21 @@ void parallel_for(int64_t count, int64_t min_chunk, Body&& body) {
     }
 }
 
+// While it lives, OpenMP work started by the calling thread runs on that thread alone; the previous
+// count comes back at the end. OpenMP keeps the thread count per thread (omp_set_num_threads), so
+// other threads, and the caller's setting outside the scope, are untouched. For libraries that
+// would start a team of their own inside a body parallel_for runs on the caller (Eigen's GEMM).
+class SerialOpenMpScope {
+public:
+    SerialOpenMpScope() : m_previous_threads(omp_get_max_threads()) { omp_set_num_threads(1); }
+    ~SerialOpenMpScope() { omp_set_num_threads(m_previous_threads); }
+    SerialOpenMpScope(const SerialOpenMpScope&) = delete;
+    SerialOpenMpScope& operator=(const SerialOpenMpScope&) = delete;
+
+private:
+    int m_previous_threads;
+};
+
 // Elementwise loops below this size run on one thread.
 inline constexpr int64_t k_elementwise_grain = 1 << 15;
 

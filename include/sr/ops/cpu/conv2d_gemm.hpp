@@ -3,6 +3,14 @@
 // wanted): per output row and kernel tap, one small Eigen GEMM over the valid pixel run.
 // "Same" zero padding falls out of clipping the runs at the borders. About half of oneDNN's speed
 // (perf-limits.md §4.2), which is fine for what it serves.
+//
+// Threads: parallel_for splits the image rows, and every GEMM here runs on one thread. Eigen's own
+// OpenMP threading collapses on these tall-skinny products (perf-limits.md §3). Inside
+// parallel_for's team Eigen stays serial by itself (it checks omp_get_num_threads() > 1), but when
+// parallel_for runs a body on the calling thread (a single image row, say) there is no team, and
+// Eigen would start one per product; each body therefore holds a SerialOpenMpScope. Done here
+// rather than with EIGEN_DONT_PARALLELIZE, a macro that would also change every consumer's own
+// Eigen code.
 #include <Eigen/Core>
 
 #include <algorithm>
@@ -35,6 +43,7 @@ template <class T>
 void conv2d_forward(const ConvGeometry& g, const T* x, const T* weights, const T* bias, T* y, bool relu, bool accumulate) {
     const int64_t tap_stride = g.k * g.k * g.c;  // row stride of the OHWI weights
     parallel_for(g.n * g.h, 1, [&](int64_t row_begin, int64_t row_end) {
+        const SerialOpenMpScope serial_gemms;
         for (int64_t row = row_begin; row < row_end; ++row) {
             const int64_t ni = row / g.h, hi = row % g.h;
             MutColMajor<T> out(y + (ni * g.h + hi) * g.w * g.o, g.o, g.w);  // [o x w]
@@ -63,6 +72,7 @@ template <class T>
 void conv2d_backward_data(const ConvGeometry& g, const T* grad_y, const T* weights, T* grad_x) {
     const int64_t tap_stride = g.k * g.k * g.c;
     parallel_for(g.n * g.h, 1, [&](int64_t row_begin, int64_t row_end) {
+        const SerialOpenMpScope serial_gemms;
         for (int64_t row = row_begin; row < row_end; ++row) {
             const int64_t ni = row / g.h, hin = row % g.h;
             MutColMajor<T> gx(grad_x + (ni * g.h + hin) * g.w * g.c, g.c, g.w);  // [c x w]
@@ -96,6 +106,7 @@ void conv2d_backward_weights(const ConvGeometry& g, const T* x, const T* grad_y,
         partial_b[t] = Eigen::Matrix<T, Eigen::Dynamic, 1>::Zero(g.o);
     }
     parallel_for(g.n * g.h, 1, [&](int64_t row_begin, int64_t row_end) {
+        const SerialOpenMpScope serial_gemms;
         const int t = omp_get_thread_num();
         auto& pw = partial_w[t];
         for (int64_t row = row_begin; row < row_end; ++row) {
