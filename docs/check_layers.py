@@ -5,7 +5,10 @@ The "Layers" table of docs/architecture.md lists the layers from the bottom up; 
 names each layer's folders (`core/`) or headers (`autograd/node.hpp`). A header belongs to the
 most specific entry naming it (a header entry beats its folder's entry). The rule checked: a
 header includes only headers of its own layer or of layers above it in the table (lower layers),
-and the include graph of include/sr has no cycle. Prints every violation; exit status 1 if any.
+and the include graph of include/sr has no cycle. The umbrella headers (sr.hpp, engine.hpp) include
+every layer by design and are exempt. Also checked: engine.hpp, the umbrella of the CMake target
+sr::sr, reaches no header that includes an image codec's header (png.h, jpeglib.h, stb), which need
+sr::image. Prints every violation; exit status 1 if any.
 
     python3 docs/check_layers.py [repository root]
 """
@@ -45,15 +48,21 @@ def layer_of(header):  # header: path relative to include/sr, e.g. "ops/conv2d.h
 
 headers = sorted(p.relative_to(include_dir).as_posix() for p in include_dir.rglob("*.hpp"))
 headers += sorted(p.relative_to(include_dir).as_posix()[:-3] for p in include_dir.rglob("*.hpp.in"))
+umbrellas = {"sr.hpp", "engine.hpp"}
+codec_include = re.compile(r'^\s*#\s*include\s+<(png\.h|jpeglib\.h|jerror\.h|(stb/)?stb_[^>]*)>', re.M)
 graph = {}
+codec_headers = set()  # headers that include a codec library's header themselves
 problems = []
 for header in headers:
     path = include_dir / header
     if not path.exists():
         path = include_dir / (header + ".in")
-    targets = re.findall(r'^\s*#\s*include\s+"sr/([^"]+)"', path.read_text(), re.M)
+    text = path.read_text()
+    targets = re.findall(r'^\s*#\s*include\s+"sr/([^"]+)"', text, re.M)
     graph[header] = targets
-    if header == "sr.hpp":  # the umbrella header includes every layer by design
+    if codec_include.search(text):
+        codec_headers.add(header)
+    if header in umbrellas:
         continue
     rank = layer_of(header)
     if rank is None:
@@ -83,9 +92,28 @@ for header in headers:
     if header not in state:
         visit(header, [])
 
+# engine.hpp (sr::sr) must not reach a codec: a path from it to the first codec header found.
+def codec_path(node, seen):
+    if node in codec_headers:
+        return [node]
+    seen.add(node)
+    for target in graph.get(node, []):
+        if target not in seen:
+            path = codec_path(target, seen)
+            if path:
+                return [node] + path
+    return None
+if "engine.hpp" in graph:
+    path = codec_path("engine.hpp", set())
+    if path:
+        problems.append("engine.hpp (sr::sr, no image codecs) reaches a codec's header: " + " -> ".join(path))
+else:
+    problems.append("engine.hpp, the umbrella header of sr::sr, is missing")
+
 for p in problems:
     print("check_layers:", p)
 edges = sum(len(v) for v in graph.values())
-print(f"check_layers: {len(headers)} headers, {edges} includes, {len(layers)} layers: "
+print(f"check_layers: {len(headers)} headers, {edges} includes, {len(layers)} layers, "
+      f"{len(codec_headers)} codec headers: "
       f"{'OK' if not problems else str(len(problems)) + ' problem(s)'}")
 sys.exit(1 if problems else 0)

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include <sr/sr.hpp>
+#include <sr/engine.hpp>
 
 #include "box_mean.hpp"
 

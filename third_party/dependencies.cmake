@@ -1,6 +1,7 @@
 # Finds the system packages sr depends on (all from Debian 12). No code is vendored: this file only
 # locates what apt installed, and stops configuration with the exact install line when something
-# is missing. It is also installed next to srConfig.cmake so consumers find the same dependencies.
+# is missing. It is also installed next to srConfig.cmake so consumers find the same dependencies
+# (SR_FIND_FOR_CONSUMER; there the image codecs are looked for only for the image component).
 
 set(SR_APT_RUNTIME_PACKAGES libeigen3-dev libdnnl-dev libstb-dev nlohmann-json3-dev libpng-dev libjpeg62-turbo-dev)
 set(SR_APT_BUILD_PACKAGES libcli11-dev catch2 libbenchmark-dev)
@@ -43,28 +44,53 @@ if(NOT TARGET nlohmann_json::nlohmann_json)
   sr_missing_package("nlohmann-json" "nlohmann-json3-dev")
 endif()
 
-find_package(PNG QUIET)
-if(NOT TARGET PNG::PNG)
-  sr_missing_package("libpng" "libpng-dev")
-endif()
-
-# JPEG is decoded by libjpeg-turbo (fuzzed upstream), not stb_image (sr/io/jpeg_codec.hpp).
-find_package(JPEG QUIET)
-if(NOT TARGET JPEG::JPEG)
-  sr_missing_package("libjpeg-turbo" "libjpeg62-turbo-dev")
-endif()
-
-# Debian's libstb-dev ships the stb implementations compiled into libstb, so no translation unit of
-# ours defines STB_IMAGE_IMPLEMENTATION and the headers stay safe to include anywhere.
-if(NOT TARGET Stb::stb)
-  find_path(SR_STB_INCLUDE_DIR stb_image.h PATH_SUFFIXES stb)
-  find_library(SR_STB_LIBRARY stb)
-  if(NOT SR_STB_INCLUDE_DIR OR NOT SR_STB_LIBRARY)
-    sr_missing_package("stb (stb_image.h and libstb)" "libstb-dev")
+# The image codecs of sr::image: libpng, libjpeg-turbo (JPEG is decoded by it, fuzzed upstream, not by
+# stb_image: sr/io/jpeg_codec.hpp) and stb (BMP, TGA; TensorBoard's PNG images). sr::sr needs none
+# of them, so a consumer's find_package(sr COMPONENTS core) never calls this. Sets
+# SR_IMAGE_CODECS_FOUND, and SR_IMAGE_CODECS_MISSING / SR_IMAGE_CODECS_APT (what is missing and the
+# Debian packages that provide it).
+macro(sr_find_image_codecs)
+  set(SR_IMAGE_CODECS_MISSING)
+  set(SR_IMAGE_CODECS_APT)
+  find_package(PNG QUIET)
+  if(NOT TARGET PNG::PNG)
+    list(APPEND SR_IMAGE_CODECS_MISSING libpng)
+    list(APPEND SR_IMAGE_CODECS_APT libpng-dev)
   endif()
-  add_library(Stb::stb INTERFACE IMPORTED GLOBAL)
-  set_target_properties(Stb::stb PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${SR_STB_INCLUDE_DIR}"
-                                            INTERFACE_LINK_LIBRARIES "${SR_STB_LIBRARY}")
+  find_package(JPEG QUIET)
+  if(NOT TARGET JPEG::JPEG)
+    list(APPEND SR_IMAGE_CODECS_MISSING libjpeg-turbo)
+    list(APPEND SR_IMAGE_CODECS_APT libjpeg62-turbo-dev)
+  endif()
+  # Debian's libstb-dev ships the stb implementations compiled into libstb, so no translation unit
+  # of ours defines STB_IMAGE_IMPLEMENTATION and the headers stay safe to include anywhere.
+  if(NOT TARGET Stb::stb)
+    find_path(SR_STB_INCLUDE_DIR stb_image.h PATH_SUFFIXES stb)
+    find_library(SR_STB_LIBRARY stb)
+    if(SR_STB_INCLUDE_DIR AND SR_STB_LIBRARY)
+      add_library(Stb::stb INTERFACE IMPORTED GLOBAL)
+      set_target_properties(Stb::stb PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${SR_STB_INCLUDE_DIR}"
+                                                INTERFACE_LINK_LIBRARIES "${SR_STB_LIBRARY}")
+    else()
+      list(APPEND SR_IMAGE_CODECS_MISSING "stb (stb_image.h and libstb)")
+      list(APPEND SR_IMAGE_CODECS_APT libstb-dev)
+    endif()
+  endif()
+  if(SR_IMAGE_CODECS_MISSING)
+    set(SR_IMAGE_CODECS_FOUND OFF)
+    list(JOIN SR_IMAGE_CODECS_MISSING ", " SR_IMAGE_CODECS_MISSING)
+    list(JOIN SR_IMAGE_CODECS_APT " " SR_IMAGE_CODECS_APT)
+  else()
+    set(SR_IMAGE_CODECS_FOUND ON)
+  endif()
+endmacro()
+
+# sr's own build defines sr::image, which its tools, tests and examples use.
+if(NOT SR_FIND_FOR_CONSUMER)
+  sr_find_image_codecs()
+  if(NOT SR_IMAGE_CODECS_FOUND)
+    sr_missing_package("${SR_IMAGE_CODECS_MISSING}" "${SR_IMAGE_CODECS_APT}")
+  endif()
 endif()
 
 if(NOT SR_FIND_FOR_CONSUMER)

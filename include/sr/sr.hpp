@@ -1,38 +1,7 @@
 #pragma once
-// The whole engine in one include: tensors, autograd, ops, layers, optimizers, models, image and
-// model files, metrics and inference. Training (sr/train/trainer.hpp) and the data pipeline
-// (sr/data/) are included on their own.
-#include "sr/autograd/backward.hpp"
-#include "sr/autograd/gradcheck.hpp"
-#include "sr/autograd/grad_mode.hpp"
-#include "sr/core/device.hpp"
-#include "sr/core/error.hpp"
-#include "sr/core/parallel.hpp"
-#include "sr/core/rng.hpp"
-#include "sr/core/tensor.hpp"
-#include "sr/core/thread_pool.hpp"
-#include "sr/nn/conv2d.hpp"
-#include "sr/nn/module.hpp"
-#include "sr/nn/layers.hpp"
-#include "sr/nn/parameters.hpp"
-#include "sr/ops/activation.hpp"
-#include "sr/ops/conv2d.hpp"
-#include "sr/ops/elementwise.hpp"
-#include "sr/ops/loss.hpp"
-#include "sr/ops/normalize.hpp"
-#include "sr/ops/pixel_shuffle.hpp"
-#include "sr/ops/reduce.hpp"
-#include "sr/ops/weight_norm.hpp"
-#include "sr/optim/adam.hpp"
-#include "sr/optim/schedule.hpp"
-#include "sr/models/flops.hpp"
-#include "sr/models/model.hpp"
-#include "sr/models/model_concept.hpp"
-#include "sr/models/model_file.hpp"
-#include "sr/models/profiles.hpp"
-#include "sr/models/registry.hpp"
+// The whole engine in one include: sr/engine.hpp (tensors, autograd, ops, layers, optimizers,
+// models and model files, metrics and inference) plus image files (sr/io/image.hpp), so it needs
+// the CMake target sr::image. Training (sr/train/trainer.hpp) and the data pipeline (sr/data/)
+// are included on their own; they read image files too.
+#include "sr/engine.hpp"
 #include "sr/io/image.hpp"
-#include "sr/io/safetensors.hpp"
-#include "sr/data/bicubic.hpp"
-#include "sr/metrics/evaluate.hpp"
-#include "sr/infer/upscaler.hpp"
