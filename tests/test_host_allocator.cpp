@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <thread>
+#include <vector>
 
 #include "sr/core/parallel.hpp"
 #include "sr/core/tensor.hpp"
@@ -38,6 +39,33 @@ TEST_CASE("host allocator leaves small blocks to malloc and can release its cach
     CHECK(sr::host::allocator_stats().cached_bytes >= (1u << 20));
     sr::host::release_cached();
     CHECK(sr::host::allocator_stats().cached_bytes == 0);
+}
+
+TEST_CASE("host allocator counts live bytes of every size and their resettable peak, across threads", "[allocator]") {
+    const std::size_t live = sr::host::allocator_stats().live_bytes;
+    sr::host::reset_peak_live_bytes();
+    CHECK(sr::host::allocator_stats().peak_live_bytes == live);
+    void* small = sr::host::allocate(100);        // malloc'd: counted rounded to 128
+    void* big = sr::host::allocate(std::size_t{1} << 20);  // cacheable
+    CHECK(sr::host::allocator_stats().live_bytes == live + 128 + (1u << 20));
+    sr::host::deallocate(big, std::size_t{1} << 20);
+    big = sr::host::allocate(std::size_t{1} << 20);  // from the cache: counted again
+    sr::host::deallocate(big, std::size_t{1} << 20);
+    sr::host::deallocate(small, 100);
+    CHECK(sr::host::allocator_stats().live_bytes == live);
+    CHECK(sr::host::allocator_stats().peak_live_bytes == live + 128 + (1u << 20));
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([t] {
+            for (int i = 0; i < 200; ++i) {
+                const std::size_t bytes = (std::size_t{1} << (8 + (i + t) % 12)) + 8;
+                sr::host::deallocate(sr::host::allocate(bytes), bytes);
+            }
+        });
+    for (auto& thread : threads) thread.join();
+    CHECK(sr::host::allocator_stats().live_bytes == live);
+    sr::host::reset_peak_live_bytes();
+    CHECK(sr::host::allocator_stats().peak_live_bytes == live);
 }
 
 TEST_CASE("host allocator: idle cached blocks are poisoned for AddressSanitizer", "[allocator]") {

@@ -9,9 +9,14 @@
 // which recycles them cheaply already. At most k_max_cached_bytes stay idle in the cache; beyond
 // that freed blocks go back to the system.
 //
+// Live bytes (handed out and not yet released, every size, cached or not) and their peak are
+// counted with atomics, so sr/models/forward_cost.hpp can measure what a forward pass holds at
+// once. They are process-wide: another thread's allocations during a measurement count too.
+//
 // Under AddressSanitizer an idle cached block is poisoned, and a reused one unpoisoned only for the
 // bytes asked for: a use after free of a large tensor, or a read past its end into the block's
 // rounding, is reported as it would be for memory from malloc.
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -40,13 +45,16 @@ struct AllocatorStats {
     std::size_t cached_bytes = 0;  // idle in the cache now
     uint64_t hits = 0;             // allocations served from the cache
     uint64_t misses = 0;           // allocations that went to aligned_alloc (cacheable sizes only)
+    std::size_t live_bytes = 0;       // handed out and not yet released (sizes rounded to k_alignment)
+    std::size_t peak_live_bytes = 0;  // the most live_bytes has been since start or reset_peak_live_bytes()
 };
 
 namespace detail {
 struct Cache {
     std::mutex mutex;
     std::unordered_map<std::size_t, std::vector<void*>> free_blocks;
-    AllocatorStats stats;
+    AllocatorStats stats;  // live_bytes and peak_live_bytes are kept in the atomics below
+    std::atomic<std::size_t> live_bytes{0}, peak_live_bytes{0};
 };
 // Never destroyed: tensors in static storage are freed after every function-local static, and
 // must still find the cache then (the process's exit returns the memory).
@@ -55,6 +63,15 @@ inline Cache& cache() {
     return *c;
 }
 inline std::size_t rounded(std::size_t bytes) { return (bytes + k_alignment - 1) / k_alignment * k_alignment; }
+
+inline void count_allocated(std::size_t size) {
+    auto& c = cache();
+    const std::size_t live = c.live_bytes.fetch_add(size, std::memory_order_relaxed) + size;
+    std::size_t peak = c.peak_live_bytes.load(std::memory_order_relaxed);
+    while (live > peak && !c.peak_live_bytes.compare_exchange_weak(peak, live, std::memory_order_relaxed)) {
+    }
+}
+inline void count_released(std::size_t size) { cache().live_bytes.fetch_sub(size, std::memory_order_relaxed); }
 
 // No-ops unless built with AddressSanitizer.
 inline void poison(void* p, std::size_t bytes) {
@@ -87,16 +104,20 @@ inline void* allocate(std::size_t bytes) {
             c.stats.cached_bytes -= size;
             ++c.stats.hits;
             detail::unpoison(p, bytes);
+            detail::count_allocated(size);
             return p;
         }
         ++c.stats.misses;
     }
-    return std::aligned_alloc(k_alignment, size);
+    void* p = std::aligned_alloc(k_alignment, size);
+    if (p) detail::count_allocated(size);
+    return p;
 }
 
 inline void deallocate(void* p, std::size_t bytes) {
     if (!p) return;
     const std::size_t size = detail::rounded(bytes);
+    detail::count_released(size);
     if (size >= k_min_cached_bytes) {
         auto& c = detail::cache();
         std::lock_guard lock(c.mutex);
@@ -113,7 +134,16 @@ inline void deallocate(void* p, std::size_t bytes) {
 inline AllocatorStats allocator_stats() {
     auto& c = detail::cache();
     std::lock_guard lock(c.mutex);
-    return c.stats;
+    AllocatorStats stats = c.stats;
+    stats.live_bytes = c.live_bytes.load(std::memory_order_relaxed);
+    stats.peak_live_bytes = c.peak_live_bytes.load(std::memory_order_relaxed);
+    return stats;
+}
+
+// Starts a new peak: peak_live_bytes becomes the bytes live now.
+inline void reset_peak_live_bytes() {
+    auto& c = detail::cache();
+    c.peak_live_bytes.store(c.live_bytes.load(std::memory_order_relaxed), std::memory_order_relaxed);
 }
 
 // Returns every idle cached block to the system (e.g. before a phase that needs the memory elsewhere).

@@ -27,6 +27,7 @@
 #include "sr/ops/cpu/conv2d_onednn.hpp"
 #include "sr/ops/cpu/precision.hpp"
 #include "sr/ops/elementwise.hpp"
+#include "sr/ops/flop_counter.hpp"
 
 namespace sr {
 
@@ -170,6 +171,7 @@ void conv2d_forward(const Tensor<T, D>& x, const Tensor<T, D>& w, const Tensor<T
     const auto g = detail::conv_geometry(x, w, b);
     SR_CHECK(y.shape() == Shape({g.n, g.h, g.w, g.o}) && y.is_contiguous(), "conv2d: output must be a contiguous ",
              Shape({g.n, g.h, g.w, g.o}), ", got ", y.shape());
+    count_conv2d_forward(g.n, g.h, g.w, g.c, g.o, g.k);
     if constexpr (is_cuda_v<D>) {
         cuda::conv2d_forward(detail::cuda_shape<T>(g), x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data(),
                              epilogue.relu, epilogue.accumulate);
