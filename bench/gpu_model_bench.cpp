@@ -101,7 +101,8 @@ Row forward_row(const std::string& profile, int scale, int64_t height, int64_t w
     row.ms = t.median_ms;
     row.images_per_s = 1e3 / t.median_ms;
     double flop = 0;
-    for (const auto& tile : tiles) flop += sr::models::forward_flops(config, tile.in_height, tile.in_width);
+    // Measured when plan() chose the tiles (sr/models/forward_cost.hpp), for any architecture.
+    for (const auto& tile : tiles) flop += upscaler.forward_cost().flops(tile.in_height, tile.in_width);
     row.gflops = flop / (t.median_ms * 1e-3) / 1e9;
     row.peak_mib = gpu::mib(sr::cuda::memory_stats().peak_in_use);
     return row;

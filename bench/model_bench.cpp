@@ -15,7 +15,7 @@
 #include <cstring>
 
 #include "bench_support.hpp"
-#include "sr/models/flops.hpp"
+#include "sr/models/forward_cost.hpp"
 #include "sr/models/model.hpp"
 #include "sr/models/profiles.hpp"
 #include "sr/nn/finite_check.hpp"
@@ -34,12 +34,14 @@ void run_model(benchmark::State& state, const char* profile, int scale) {
     const int64_t height = 270, width = 480;
     auto lr = sr::Tensor<float>::empty({1, height, width, 3});
     for (int64_t i = 0; i < lr.numel(); ++i) lr.data()[i] = static_cast<float>(rng.uniform(0, 255));
+    // Measured, so a profile of any registered architecture reports GFLOP/s (sr/models/forward_cost.hpp).
+    const double flops = sr::models::measure_forward_cost(model).flops(height, width);
     sr::NoGradGuard no_grad;
     auto out = model(lr);  // warm-up (primitive creation, buffers)
     if (out.dim(1) != height * scale) std::abort();
     sr::bench::wait_until_quiet();
     for (auto _ : state) benchmark::DoNotOptimize(model(lr).data());
-    sr::bench::report_flops(state, sr::models::forward_flops(config, height, width), g_peak);
+    sr::bench::report_flops(state, flops, g_peak);
 }
 // checks: as sr-train's CPU loop, test the loss and the gradients for NaN/inf before the update.
 void run_train_step(benchmark::State& state, const char* profile, int scale, bool checks) {
@@ -62,9 +64,11 @@ void run_train_step(benchmark::State& state, const char* profile, int scale, boo
         adam.step();
     };
     step();
+    // A batch of n patches is n times one patch's work (same-padded convolutions).
+    const double flops = 3 * static_cast<double>(batch) * sr::models::measure_forward_cost(model).flops(patch, patch);
     sr::bench::wait_until_quiet();
     for (auto _ : state) step();
-    sr::bench::report_flops(state, 3 * sr::models::forward_flops(config, batch * patch, patch), g_peak);
+    sr::bench::report_flops(state, flops, g_peak);
 }
 
 // The divergence checks alone, on the gradients of one real step (what they add to a step).

@@ -66,6 +66,10 @@ int main(int argc, char** argv) try {
     std::printf("radius %lld, %lld tiles: max |tiled - whole| = %.3g; max |reloaded - trained| = %.3g\n",
                 static_cast<long long>(upscaler.receptive_radius()),
                 static_cast<long long>(upscaler.plan(lr.dim(1), lr.dim(2), {.tile = 10}).size()), worst, reload);
+    // Measured by running the model, as for the built-ins: sr-infer's auto tile (tile = 0) uses it.
+    const models::ForwardCost& cost = upscaler.forward_cost();
+    std::printf("%.3f MFLOP, %.0f bytes of activations per LR pixel\n", cost.flops_per_lr_pixel / 1e6,
+                cost.activation_bytes_per_lr_pixel);
     return worst <= 1e-4 && reload == 0 ? 0 : 1;
 } catch (const std::exception& e) {
     std::fprintf(stderr, "custom_model: %s\n", e.what());

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "sr/core/error.hpp"
-#include "sr/models/config.hpp"
+#include "sr/models/forward_cost.hpp"
 
 namespace sr::infer {
 
@@ -56,17 +56,14 @@ inline std::vector<Tile> plan_tiles(int64_t image_height, int64_t image_width, i
     return tiles;
 }
 
-// Bytes of activations per LR pixel during a forward pass without gradients, an upper estimate
-// from the widest tensors alive at once (input, trunk, the widest block tensor, upsampled output).
-// An architecture other than the built-ins is estimated as the wider of EDSR and WDSR of its sizes.
-inline double activation_bytes_per_lr_pixel(const models::ModelConfig& c) {
-    const double f = static_cast<double>(c.num_filters), s2 = static_cast<double>(c.scale * c.scale);
-    const bool edsr = c.architecture == models::Architecture::edsr, builtin = models::is_builtin(c.architecture);
-    const double wide = edsr ? f : static_cast<double>(c.expansion) * f;
-    const double upsampled = edsr || !builtin ? 2 * s2 * f : 4 * 3 * s2;
-    // x2 for the convolution's padded input band and the weight-norm-free copy of outputs.
-    return 4.0 * 2.0 * (6 + 3 * f + wide + upsampled);
-}
+// Memory a tile may need beyond the tensors measure_forward_cost sees (sr/models/forward_cost.hpp):
+// convolution scratch (padded input bands, oneDNN and cuDNN workspaces), allocator rounding and
+// fragmentation. Measured tensor peaks against the architecture formula this replaced
+// (4 * 2 * (6 + 3F + widest block tensor + upsampled output) bytes per LR pixel), folded models
+// on the CPU: edsr-16 x2 2828 vs 6192, wdsr-a-16 x2 792 vs 2224, wdsr-b-16 x4 1112 vs 3888,
+// edsr x4 38924 vs 73776; the formula was 1.9 to 3.5 times the tensors, so 2 keeps the tile sizes
+// of the large models and gives the lean WDSR ones larger tiles.
+inline constexpr double k_activation_headroom = 2.0;
 
 // Memory the OS would give us now (MemAvailable), in bytes; 0 when unknown.
 inline double available_memory_bytes() {
@@ -79,13 +76,17 @@ inline double available_memory_bytes() {
     return 0;
 }
 
-// The largest tile core whose padded input fits in `budget_bytes` of activations (-t 0): at least
-// 32 pixels, and whole-image (0) when the image fits.
-inline int64_t auto_tile_size(const models::ModelConfig& config, int64_t image_height, int64_t image_width,
+// The largest tile core whose input window (core plus overlap on each side) fits in
+// `budget_bytes` with k_activation_headroom times the model's measured activations (-t 0): at
+// least 32 pixels, and whole-image (0) when the image fits.
+inline int64_t auto_tile_size(const models::ForwardCost& cost, int64_t image_height, int64_t image_width,
                               int64_t overlap, double budget_bytes) {
-    const double per_pixel = activation_bytes_per_lr_pixel(config);
-    if (per_pixel * static_cast<double>(image_height) * static_cast<double>(image_width) <= budget_bytes) return 0;
-    const double side = std::sqrt(budget_bytes / per_pixel) - 2.0 * static_cast<double>(overlap);
+    SR_CHECK(cost.activation_bytes_per_lr_pixel > 0, "auto_tile_size: the model's activation bytes per LR pixel must "
+             "be positive (measure_forward_cost), got ", cost.activation_bytes_per_lr_pixel);
+    const double usable = budget_bytes / k_activation_headroom;
+    if (cost.activation_bytes(image_height, image_width) <= usable) return 0;
+    const double pixels = std::max(0.0, usable - cost.fixed_activation_bytes) / cost.activation_bytes_per_lr_pixel;
+    const double side = std::sqrt(pixels) - 2.0 * static_cast<double>(overlap);
     return std::max<int64_t>(32, static_cast<int64_t>(side));
 }
 

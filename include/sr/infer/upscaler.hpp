@@ -14,6 +14,8 @@
 //   - alpha: the network sees the colour, alpha is enlarged with bicubic and re-attached;
 //   - gray images are run as RGB (equal channels) and averaged back to one channel;
 //   - 16-bit images: values / 257 in, x 257 out, written back as 16 bits.
+// With tile = 0 the tile size comes from the memory budget and the model's activations, measured
+// once by running it (forward_cost()), so a registered model of any architecture gets it too.
 // The network runs with weight norm folded and no gradient recording, on the CPU or on a CUDA
 // device: there each tile (each transform of it, with the ensemble) is uploaded, run, and its
 // result downloaded, so images, the ensemble's sum and the output stay on the host and only one
@@ -21,6 +23,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <variant>
 #include <vector>
 
@@ -70,6 +74,16 @@ public:
         return std::visit([](const auto& m) { return m.receptive_radius(); }, m_model);
     }
 
+    // What one forward pass of the (folded) model costs per LR pixel, measured on the model's
+    // device the first time it is asked for (sr/models/forward_cost.hpp; two small forwards) and
+    // kept: copies of this Upscaler share it, as they share the model.
+    const models::ForwardCost& forward_cost() const {
+        std::call_once(m_cost->once, [&] {
+            m_cost->cost = std::visit([](const auto& m) { return models::measure_forward_cost(m); }, m_model);
+        });
+        return m_cost->cost;
+    }
+
     // The tiles an h x w LR image is processed in, with these options.
     std::vector<Tile> plan(int64_t height, int64_t width, const UpscaleOptions& options) const {
         const int64_t overlap = options.overlap < 0 ? receptive_radius() : options.overlap;
@@ -77,7 +91,7 @@ public:
         if (tile == 0) {
             double budget = options.memory_budget;
             if (budget <= 0) budget = default_memory_budget();
-            tile = auto_tile_size(config(), height, width, overlap, budget);
+            tile = auto_tile_size(forward_cost(), height, width, overlap, budget);
         }
         return plan_tiles(height, width, tile, overlap);
     }
@@ -224,8 +238,14 @@ private:
         }
     }
 
+    struct CostCache {
+        std::once_flag once;
+        models::ForwardCost cost;
+    };
+
     ModelVariant m_model;
     DeviceChoice m_device;
+    std::shared_ptr<CostCache> m_cost = std::make_shared<CostCache>();
 };
 
 }  // namespace sr::infer
