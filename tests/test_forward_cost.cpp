@@ -103,7 +103,8 @@ TEST_CASE("the auto tile of a registered model fits its measured peak in the bud
     REQUIRE(tiles.size() > 1);
     int64_t largest_height = 0, largest_width = 0;
     for (const auto& t : tiles)
-        if (t.in_height * t.in_width > largest_height * largest_width) largest_height = t.in_height, largest_width = t.in_width;
+        if (t.in_height * t.in_width > largest_height * largest_width)
+            largest_height = t.in_height, largest_width = t.in_width;
     // The same network as the Upscaler's (TinyRcan has no weight norm to fold). The tensors are
     // affine in the pixels up to each one's rounding to 64 bytes, hence the 1 %.
     const double peak = measured_peak(tiny_rcan(), largest_height, largest_width);

@@ -24,9 +24,9 @@ inline double forward_flops(const ModelConfig& c, int64_t height, int64_t width)
         total += c.num_blocks * (conv(lr, f, c.expansion * f, 1) + conv(lr, c.expansion * f, low, 1) + conv(lr, low, f, 3));
         total += conv(lr, f, 3 * s * s, 3) + conv(lr, 3, 3 * s * s, 5);
     } else {
-        SR_CHECK(c.architecture == Architecture::edsr, "forward_flops: has a closed form for the built-in architectures only, not '",
-                 c.architecture.name(), "'; measure it with measure_forward_cost(model).flops(h, w) "
-                 "(sr/models/forward_cost.hpp)");
+        SR_CHECK(c.architecture == Architecture::edsr,
+                 "forward_flops: has a closed form for the built-in architectures only, not '", c.architecture.name(),
+                 "'; measure it with measure_forward_cost(model).flops(h, w) (sr/models/forward_cost.hpp)");
         total += (2 * c.num_blocks + 1) * conv(lr, f, f, 3);
         if (s == 4)
             total += conv(lr, f, 4 * f, 3) + conv(4 * lr, f, 4 * f, 3);

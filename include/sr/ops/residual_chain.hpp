@@ -84,7 +84,8 @@ Tensor<T, D> residual_conv_chain(const Tensor<T, D>& x, const std::vector<ConvLi
                 const Tensor<T, D> input = x.contiguous();
                 auto y = Tensor<T, D>::empty(x.shape());
                 std::vector<const float*> weights, biases;
-                for (const auto& link : shape.links) ops::count_conv2d_forward(shape.n, shape.h, shape.w, link.c, link.o, link.k);
+                for (const auto& link : shape.links)
+                    ops::count_conv2d_forward(shape.n, shape.h, shape.w, link.c, link.o, link.k);
                 for (const auto& link : links) {
                     weights.push_back(link.weight.data());
                     biases.push_back(link.bias.defined() ? link.bias.data() : nullptr);
