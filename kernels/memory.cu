@@ -29,6 +29,7 @@ struct DeviceState {
     cudaMemPool_t pool = nullptr;
     detail::DeviceErrorRecord* error_host = nullptr;
     detail::DeviceErrorSink error_sink{};
+    std::size_t peak_floor = 0;  // raise_peak_in_use: a peak that a measurement's reset hid
 };
 
 int current_device_unchecked() {
@@ -198,12 +199,19 @@ MemoryStats memory_stats() {
     stats.in_use = pool_attribute(pool, cudaMemPoolAttrUsedMemCurrent);
     stats.reserved = pool_attribute(pool, cudaMemPoolAttrReservedMemCurrent);
     // A high-water mark reset to 0 reads 0 until the next allocation; the peak is never below now.
-    stats.peak_in_use = std::max(pool_attribute(pool, cudaMemPoolAttrUsedMemHigh), stats.in_use);
+    stats.peak_in_use =
+        std::max({pool_attribute(pool, cudaMemPoolAttrUsedMemHigh), stats.in_use, current_state().peak_floor});
     stats.peak_reserved = std::max(pool_attribute(pool, cudaMemPoolAttrReservedMemHigh), stats.reserved);
     return stats;
 }
 
+void raise_peak_in_use(std::size_t bytes) {
+    DeviceState& state = current_state();
+    state.peak_floor = std::max(state.peak_floor, bytes);
+}
+
 void reset_peak_memory_stats() {
+    current_state().peak_floor = 0;
     cudaMemPool_t pool = current_state().pool;
     uint64_t zero = 0;  // the runtime accepts only 0, which resets a high-water mark to the current value
     SR_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrUsedMemHigh, &zero));

@@ -114,3 +114,15 @@ TEST_CASE("the auto tile of a registered model fits its measured peak in the bud
     const double whole = sr::infer::k_activation_headroom * cost.activation_bytes(height, width);
     CHECK(upscaler.plan(height, width, {.tile = 0, .memory_budget = whole}).size() == 1);
 }
+
+TEST_CASE("a measurement keeps the peak a tool had reached before it", "[flops]") {
+    const auto model = small_builtin("wdsr-b-16", 2);
+    sr::host::reset_peak_live_bytes();
+    const std::size_t big = std::size_t{64} << 20;
+    { const auto scratch = sr::Tensor<float>::zeros({static_cast<int64_t>(big / sizeof(float))}); }
+    const std::size_t before = sr::host::allocator_stats().peak_live_bytes;
+    REQUIRE(before >= big);
+    const auto cost = sr::models::measure_forward_cost(model);
+    CHECK(cost.activation_bytes_per_lr_pixel > 0);
+    CHECK(sr::host::allocator_stats().peak_live_bytes >= before);  // not the measurement's own, smaller peak
+}

@@ -146,6 +146,14 @@ inline void reset_peak_live_bytes() {
     c.peak_live_bytes.store(c.live_bytes.load(std::memory_order_relaxed), std::memory_order_relaxed);
 }
 
+// Makes peak_live_bytes at least `bytes` (a measurement that reset the peak puts back the one it hid).
+inline void raise_peak_live_bytes(std::size_t bytes) {
+    auto& peak = detail::cache().peak_live_bytes;
+    std::size_t current = peak.load(std::memory_order_relaxed);
+    while (bytes > current && !peak.compare_exchange_weak(current, bytes, std::memory_order_relaxed)) {
+    }
+}
+
 // Returns every idle cached block to the system (e.g. before a phase that needs the memory elsewhere).
 inline void release_cached() {
     auto& c = detail::cache();

@@ -75,6 +75,9 @@ struct MemoryStats {
 };
 MemoryStats memory_stats();
 void reset_peak_memory_stats();
+// Makes peak_in_use at least `bytes` until the next reset (a measurement that reset the peak to
+// watch one forward pass puts back the peak it hid).
+void raise_peak_in_use(std::size_t bytes);
 // Waits for the device, then returns the pool's cached (unused) memory to the driver.
 void release_cached_memory();
 

@@ -18,8 +18,9 @@
 // A model whose work is not affine in the pixels (global pooling over the image) is fitted as if
 // it were. Costs: one warm-up forward at the small side and one forward at each side.
 //
-// The peak counters are process-wide and reset by the measurement: run it while no other thread
-// allocates tensors on that device, and read a tool's own peak after it.
+// The peak counters are process-wide: run it while no other thread allocates tensors on that
+// device. The measurement resets them to watch each forward, then puts back the peak they held
+// before (raised to its own), so a tool's peak since start stays true.
 #include <algorithm>
 #include <cstdint>
 
@@ -85,6 +86,17 @@ std::size_t peak_device_bytes() {
     return host::allocator_stats().peak_live_bytes;
 }
 
+template <class D>
+void raise_device_peak(std::size_t bytes) {
+#if SR_WITH_CUDA
+    if constexpr (is_cuda_v<D>) {
+        cuda::raise_peak_in_use(bytes);
+        return;
+    }
+#endif
+    host::raise_peak_live_bytes(bytes);
+}
+
 template <class M>
 ForwardSample run_forward_sample(const M& model, int64_t side) {
     using T = typename M::value_type;
@@ -111,9 +123,12 @@ template <class M>
 ForwardCost measure_forward_cost(const M& model, int64_t small_side = 24, int64_t large_side = 48) {
     SR_CHECK(0 < small_side && small_side < large_side, "measure_forward_cost: needs two sides 0 < small < large, got ",
              small_side, " and ", large_side);
+    using D = typename M::device_type;
+    const std::size_t peak_before = detail::peak_device_bytes<D>();
     detail::run_forward_sample(model, small_side);  // warm-up: backend choices, caches kept for the process
     const auto small = detail::run_forward_sample(model, small_side);
     const auto large = detail::run_forward_sample(model, large_side);
+    detail::raise_device_peak<D>(peak_before);
     const double pixels = large.pixels - small.pixels;
     ForwardCost cost;
     cost.flops_per_lr_pixel = (large.flops - small.flops) / pixels;
