@@ -308,15 +308,21 @@ TEST_CASE("sr-train on 2 MPI ranks gives the weights of one process with the sam
     CHECK(difference > 0);  // a different summation order: proves two ranks really shared the batch
 }
 
+// sr-train options of the failure and resume tests: a 2-block wdsr-b-8 with 8 filters on the
+// images in `images` (8 of 32x32), `epochs` epochs of 10 steps at a global batch of 4, one thread.
+std::string tiny_run_args(const fs::path& images, int epochs) {
+    return " --profile wdsr-b-8 --num-filters 8 --num-res-blocks 2 --scale 2 --dataset " + q(images) + " --epochs " +
+           std::to_string(epochs) + " --steps-per-epoch 10 --batch-size 4 --lr-patch-size 8 --validation-steps 1 "
+           "--loader-threads 1 --threads 1 --seed 6 -q";
+}
+
 TEST_CASE("a killed or hung rank ends both within seconds, and the run resumes after either", "[dist][tools]") {
     const std::string mpirun = mpirun_two();
     if (mpirun.empty()) SR_SKIP("MPI not built or mpirun not found");
     DirectConvolutions direct;
     sr::test::TempDir dir;
     sr::test::write_training_images(dir.path / "images", 8, 32);
-    const std::string args = " --profile wdsr-b-8 --num-filters 8 --num-res-blocks 2 --scale 2 --dataset " +
-                             q(dir.path / "images") + " --epochs 30 --steps-per-epoch 10 --batch-size 4 --lr-patch-size 8 "
-                             "--validation-steps 1 --loader-threads 1 --threads 1 --seed 6 -q";
+    const std::string args = tiny_run_args(dir.path / "images", 30);
     // 300 steps: long enough that the signal below, sent after the first epoch, finds the run going.
     // The reference is the same 2 ranks uninterrupted: a run resumed on as many ranks repeats
     // every sum in the same order, so it must end bit-identical.
@@ -428,9 +434,7 @@ TEST_CASE("a run killed on 2 ranks and resumed on 1, or killed on 1 and resumed 
     // one-ulp change of a single weight does on one process (docs/training.md). Before that,
     // any real difference in the continued run (another batch, learning rate or optimizer step)
     // shows as 1e-3 or more, against ~1e-8 for summation order.
-    const std::string args = " --profile wdsr-b-8 --num-filters 8 --num-res-blocks 2 --scale 2 --dataset " +
-                             q(dir.path / "images") + " --epochs 2 --steps-per-epoch 10 --batch-size 4 "
-                             "--lr-patch-size 8 --validation-steps 1 --loader-threads 1 --threads 1 --seed 6 -q";
+    const std::string args = tiny_run_args(dir.path / "images", 2);
     const auto straight = sr::test::run_command(tool("sr-train") + args + " --outdir " + q(dir.path / "straight"));
     INFO(straight.output);
     REQUIRE(straight.exit_code == 0);
