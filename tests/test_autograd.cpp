@@ -14,6 +14,8 @@
 #include "sr/ops/weight_norm.hpp"
 #include "test_support.hpp"
 
+namespace test_autograd {  // one namespace per test file: the files share translation units (tests/CMakeLists.txt)
+
 using sr::Shape;
 using Tensor = sr::Tensor<double>;
 using Inputs = std::vector<Tensor>;
@@ -134,3 +136,5 @@ TEST_CASE("nn::Conv2d with weight norm trains g and v through autograd", "[autog
     auto x = leaf({1, 4, 4, 3}, 61);
     require_gradcheck([&](const Inputs& in) { return conv(in[0]); }, {x, params[0].tensor, params[1].tensor, params[2].tensor});
 }
+
+}  // namespace test_autograd

@@ -29,6 +29,8 @@
 
 extern char** environ;
 
+namespace test_bad_inputs {  // one namespace per test file: the files share translation units (tests/CMakeLists.txt)
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -500,3 +502,5 @@ TEST_CASE("a file that vanishes after the folder was listed is one failure, the 
               return l.find("b.png: i/o error: cannot open: No such file or directory") != std::string::npos;
           }) == 1);
 }
+
+}  // namespace test_bad_inputs

@@ -11,6 +11,8 @@
 #include "sr/io/image.hpp"
 #include "test_support.hpp"
 
+namespace test_bicubic {  // one namespace per test file: the files share translation units (tests/CMakeLists.txt)
+
 using namespace sr;
 using sr::io::Image;
 using sr::io::Window;
@@ -266,3 +268,5 @@ TEST_CASE("Bicubic upscaling of Set5 LR gives the papers' baseline PSNR", "[bicu
         CHECK(std::abs(total / n - paper) < 0.03);
     }
 }
+
+}  // namespace test_bicubic

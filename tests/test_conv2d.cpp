@@ -16,6 +16,8 @@
 #include "sr/ops/conv2d.hpp"
 #include "test_support.hpp"
 
+namespace test_conv2d {  // one namespace per test file: the files share translation units (tests/CMakeLists.txt)
+
 namespace {
 
 struct Case {
@@ -206,3 +208,5 @@ TEST_CASE("conv2d rejects mismatched shapes with a message naming them", "[conv2
     auto w_ok = sr::Tensor<float>::zeros({8, 3, 3, 3});
     CHECK_THROWS_WITH(sr::ops::conv2d_forward(x, w_ok, bad_bias, y), Catch::Contains("bias"));
 }
+
+}  // namespace test_conv2d

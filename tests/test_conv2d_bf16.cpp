@@ -22,6 +22,8 @@
 #include "reference/bf16_round.hpp"
 #include "test_support.hpp"
 
+namespace test_conv2d_bf16 {  // one namespace per test file: the files share translation units (tests/CMakeLists.txt)
+
 namespace {
 
 using sr::test::round_to_bf16;
@@ -52,11 +54,6 @@ sr::test::PythonResult run_convert(const std::filesystem::path& source, const st
 }
 
 }  // namespace
-
-#define SR_REQUIRE_CONVERT_PYTHON()                                                                         \
-    if (std::string(SR_CONVERT_PYTHON).empty())                                                            \
-    SR_SKIP("no Python 3 with numpy, h5py and torch at configure time (apt-get install python3-numpy "       \
-            "python3-h5py python3-torch)")
 
 TEST_CASE("precision names parse and bf16 is refused without bf16 hardware", "[conv2d][bf16]") {
     CHECK(sr::parse_precision("fp32") == sr::Precision::fp32);
@@ -169,3 +166,5 @@ TEST_CASE("the pretrained WDSR-B x4 in bf16 stays within 0.02 dB of fp32 on Set5
         CHECK(fp32 == Approx(set == std::string("Set5") ? 32.09 : 28.57).margin(0.01));
     }
 }
+
+}  // namespace test_conv2d_bf16

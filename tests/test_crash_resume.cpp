@@ -22,6 +22,8 @@
 #include "test_support.hpp"
 #include "train_test_support.hpp"
 
+namespace test_crash_resume {  // one namespace per test file: the files share translation units (tests/CMakeLists.txt)
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -202,3 +204,5 @@ TEST_CASE("sr-train stops at the step whose loss turns non-finite and keeps the 
     CHECK(checkpoint_step(run) == 4);
     CHECK(temporaries(run).empty());
 }
+
+}  // namespace test_crash_resume

@@ -79,6 +79,8 @@ TEST_CASE("strided_offsets walks a view in row-major order with both sides' stri
 #include "sr/ops/weight_norm.hpp"
 #include "sr/optim/adam.hpp"
 
+namespace test_cuda {  // one namespace per test file: the files share translation units (tests/CMakeLists.txt)
+
 using CpuTensor = sr::Tensor<float, sr::Cpu>;
 using GpuTensor = sr::Tensor<float, sr::Cuda>;
 using sr::Shape;
@@ -571,6 +573,7 @@ TEST_CASE("CUDA pinned uploads arrive intact and order the compute stream after 
     CHECK(adopted.to_vector() == words);
 }
 
+}  // namespace test_cuda
 #else
 
 TEST_CASE("CUDA kernels", "[cuda]") { SR_SKIP("sr was built without CUDA (SR_WITH_CUDA=OFF or no nvcc)"); }

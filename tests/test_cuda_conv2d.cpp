@@ -26,6 +26,8 @@
 #include "sr/cuda/memory.hpp"
 #include "sr/ops/conv2d.hpp"
 
+namespace test_cuda_conv2d {  // one namespace per test file: the files share translation units (tests/CMakeLists.txt)
+
 using CpuTensor = sr::Tensor<float, sr::Cpu>;
 using GpuTensor = sr::Tensor<float, sr::Cuda>;
 
@@ -339,4 +341,5 @@ TEST_CASE("CUDA conv2d settings are process-wide and read back") {
     CHECK(read.path == sr::cuda::ConvPath::cublaslt);
 }
 
+}  // namespace test_cuda_conv2d
 #endif  // SR_WITH_CUDA

@@ -36,6 +36,8 @@
 #include "sr/train/trainer.hpp"
 #include "train_test_support.hpp"
 
+namespace test_cuda_models {  // one namespace per test file: the files share translation units (tests/CMakeLists.txt)
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -405,6 +407,7 @@ TEST_CASE("cuda models: sr-infer, sr-eval and sr-train run on cuda:0", "[cuda][t
     CHECK_THAT(r.output, Catch::Contains("cuda:0") && Catch::Contains("peak device memory"));
 }
 
+}  // namespace test_cuda_models
 #else
 
 TEST_CASE("cuda models", "[cuda]") { SR_SKIP("sr was built without CUDA (SR_WITH_CUDA=OFF or no nvcc)"); }

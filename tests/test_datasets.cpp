@@ -9,6 +9,8 @@
 #include "sr/data/paired_dataset.hpp"
 #include "test_support.hpp"
 
+namespace test_datasets {  // one namespace per test file: the files share translation units (tests/CMakeLists.txt)
+
 using namespace sr;
 using sr::io::Image;
 using sr::io::Window;
@@ -249,3 +251,5 @@ TEST_CASE("Real data: Set5 as a paired folder, and as HR-only with bicubic on th
     const auto pair = train.load(0);
     CHECK(pair.hr.height() == pair.lr.height() * 2);
 }
+
+}  // namespace test_datasets

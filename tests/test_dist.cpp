@@ -31,6 +31,8 @@
 
 extern char** environ;
 
+namespace test_dist {  // one namespace per test file: the files share translation units (tests/CMakeLists.txt)
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -490,3 +492,5 @@ TEST_CASE("sr-train on 2 GPUs (NCCL) gives the weights of one GPU with the same 
 }
 
 }  // namespace
+
+}  // namespace test_dist

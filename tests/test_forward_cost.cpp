@@ -11,6 +11,8 @@
 #include "sr/models/profiles.hpp"
 #include "test_support.hpp"
 
+namespace test_forward_cost {  // one namespace per test file: the files share translation units (tests/CMakeLists.txt)
+
 namespace {
 sr::models::AnyModel<float> small_builtin(const char* profile, int scale) {
     sr::models::ProfileOverrides o;
@@ -126,3 +128,5 @@ TEST_CASE("a measurement keeps the peak a tool had reached before it", "[flops]"
     CHECK(cost.activation_bytes_per_lr_pixel > 0);
     CHECK(sr::host::allocator_stats().peak_live_bytes >= before);  // not the measurement's own, smaller peak
 }
+
+}  // namespace test_forward_cost

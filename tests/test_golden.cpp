@@ -20,6 +20,8 @@
 #include "sr/ops/loss.hpp"
 #include "test_support.hpp"
 
+namespace test_golden {  // one namespace per test file: the files share translation units (tests/CMakeLists.txt)
+
 namespace {
 
 const char* k_archs[] = {"edsr", "wdsr-a", "wdsr-b"};
@@ -60,11 +62,6 @@ sr::test::PythonResult run_convert(const std::filesystem::path& source, const st
 }
 
 }  // namespace
-
-#define SR_REQUIRE_CONVERT_PYTHON()                                                                         \
-    if (std::string(SR_CONVERT_PYTHON).empty())                                                            \
-    SR_SKIP("no Python 3 with numpy, h5py and torch at configure time (apt-get install python3-numpy "       \
-            "python3-h5py python3-torch)")
 
 TEST_CASE("golden parity: forward, loss and gradients match PyTorch in float", "[golden]") {
     for (const char* arch : k_archs)
@@ -193,3 +190,5 @@ TEST_CASE("the real pretrained WDSR-B x4 reaches the published PSNR on Set5 and 
         CHECK(mean == Approx(expected).margin(0.01));
     }
 }
+
+}  // namespace test_golden

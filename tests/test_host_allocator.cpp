@@ -9,6 +9,8 @@
 #include "sr/core/tensor.hpp"
 #include "test_support.hpp"
 
+namespace test_host_allocator {  // one namespace per test file: the files share translation units (tests/CMakeLists.txt)
+
 TEST_CASE("host allocator hands a freed block of the same size back, aligned", "[allocator]") {
     const std::size_t bytes = (std::size_t{3} << 20) + 40;  // an odd size no other test uses
     void* first = sr::host::allocate(bytes);
@@ -117,3 +119,5 @@ TEST_CASE("set_num_threads applies to threads other than the caller", "[parallel
     CHECK(seen_openmp == 1);  // the worker's own OpenMP state now follows the setting
     sr::set_num_threads(previous);
 }
+
+}  // namespace test_host_allocator

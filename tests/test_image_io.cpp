@@ -10,6 +10,8 @@
 #include "sr/io/image.hpp"
 #include "test_support.hpp"
 
+namespace test_image_io {  // one namespace per test file: the files share translation units (tests/CMakeLists.txt)
+
 using namespace sr;
 using sr::io::Image;
 using sr::io::ImageErrorKind;
@@ -487,3 +489,5 @@ TEST_CASE("Real files: Set14 gray and T91 BMP decode", "[image][data]") {
     const io::ImageInfo info = io::read_image_info(data / "train" / "T91" / "t1.bmp");
     CHECK((t1.height() == info.height && t1.width() == info.width && t1.channels() == 3));
 }
+
+}  // namespace test_image_io

@@ -9,6 +9,8 @@
 #include "sr/models/profiles.hpp"
 #include "test_support.hpp"
 
+namespace test_infer {  // one namespace per test file: the files share translation units (tests/CMakeLists.txt)
+
 using sr::infer::Upscaler;
 
 namespace {
@@ -149,3 +151,5 @@ TEST_CASE("images keep their layout and depth: gray, alpha, 16-bit", "[infer]") 
     const auto reference = up.upscale(sr::io::image_to_tensor(deep), {.tile = -1});
     CHECK(deep_out.at(3, 4, 1) == sr::io::quantize_u16(double(reference.at({0, 3, 4, 1})) * 257.0));
 }
+
+}  // namespace test_infer

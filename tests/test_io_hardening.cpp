@@ -17,6 +17,8 @@
 #include "sr/models/profiles.hpp"
 #include "test_support.hpp"
 
+namespace test_io_hardening {  // one namespace per test file: the files share translation units (tests/CMakeLists.txt)
+
 namespace {
 
 namespace io = sr::io;
@@ -249,3 +251,5 @@ TEST_CASE("load_model refuses metadata naming a network the file's tensors canno
     sr::models::save_model(dir.path / "honest.safetensors", model);
     CHECK(sr::models::load_model<float>(dir.path / "honest.safetensors").config().num_filters == 4);
 }
+
+}  // namespace test_io_hardening

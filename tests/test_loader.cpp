@@ -15,6 +15,8 @@
 #include "sr/data/validation.hpp"
 #include "test_support.hpp"
 
+namespace test_loader {  // one namespace per test file: the files share translation units (tests/CMakeLists.txt)
+
 using namespace sr;
 using sr::io::Image;
 using sr::io::Window;
@@ -305,3 +307,5 @@ TEST_CASE("Loader on the real training set (291 images, HR-only, x4)", "[loader]
     CHECK(high <= 255.f);
     CHECK(high - low > 100.f);
 }
+
+}  // namespace test_loader

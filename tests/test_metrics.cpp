@@ -11,6 +11,8 @@
 #include "sr/metrics/evaluate.hpp"
 #include "test_support.hpp"
 
+namespace test_metrics {  // one namespace per test file: the files share translation units (tests/CMakeLists.txt)
+
 namespace {
 
 using sr::Tensor;
@@ -181,3 +183,5 @@ TEST_CASE("metrics: misuse fails with a message saying what to do", "[metrics]")
     CHECK_THROWS_WITH(sr::metrics::evaluate_pair(Tensor<float>::zeros({2, 16, 16, 3}), a, MetricsProtocol::seed()),
                       Catch::Contains("expected an [H, W, C] or [1, H, W, C] image"));
 }
+
+}  // namespace test_metrics

@@ -13,6 +13,8 @@
 #include "sr/metrics/evaluate.hpp"
 #include "test_support.hpp"
 
+namespace test_metrics_benchmark {  // one namespace per test file: the files share translation units (tests/CMakeLists.txt)
+
 namespace {
 
 struct Score {
@@ -74,3 +76,5 @@ TEST_CASE("metrics: bicubic x4 on Set5 and Set14 scores the published paper-prot
         CHECK(set14[p].psnr == Approx(26.00).margin(0.015));
     }
 }
+
+}  // namespace test_metrics_benchmark

@@ -7,6 +7,8 @@
 #include "sr/models/profiles.hpp"
 #include "test_support.hpp"
 
+namespace test_models {  // one namespace per test file: the files share translation units (tests/CMakeLists.txt)
+
 using sr::models::AnyModel;
 using sr::models::make_config;
 
@@ -171,3 +173,5 @@ TEST_CASE("a model moved between devices keeps every parameter by name and share
     AnyModel<float> wdsr(make_config("wdsr-b-8", 2), rng);
     CHECK_THROWS_WITH(wdsr.fold_weight_norm().to<sr::Cpu>(), Catch::Contains("fold_weight_norm"));
 }
+
+}  // namespace test_models

@@ -9,6 +9,8 @@
 #include "sr/nn/layers.hpp"
 #include "test_support.hpp"
 
+namespace test_nn {  // one namespace per test file: the files share translation units (tests/CMakeLists.txt)
+
 TEST_CASE("Conv2d initialises weights and biases in U(-1/sqrt(fan_in), 1/sqrt(fan_in))", "[nn]") {
     sr::Rng rng(1);
     sr::nn::Conv2d<float> conv({64, 64, 3, false}, rng);
@@ -65,3 +67,5 @@ TEST_CASE("parameter-free layers compose", "[nn]") {
     CHECK(y.at({0, 3, 3, 2}) == Approx(100.f));
     CHECK(sr::nn::ReLU{}(sr::Tensor<float>::full({2}, -1.f)).data()[0] == 0.f);
 }
+
+}  // namespace test_nn

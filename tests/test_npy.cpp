@@ -10,6 +10,8 @@
 #include "sr/io/image.hpp"
 #include "test_support.hpp"
 
+namespace test_npy {  // one namespace per test file: the files share translation units (tests/CMakeLists.txt)
+
 using namespace sr;
 using sr::io::Image;
 using sr::io::ImageErrorKind;
@@ -167,3 +169,5 @@ TEST_CASE("NPY: numpy reads our files and we read numpy's", "[npy]") {
     const Image big = io::read_image(dir.path / "theirs_big.npy");
     for (std::size_t i = 0; i < big.sample_count(); ++i) REQUIRE(big.data16()[i] == i * 4099);
 }
+
+}  // namespace test_npy

@@ -13,6 +13,8 @@
 #include "sr/ops/weight_norm.hpp"
 #include "test_support.hpp"
 
+namespace test_ops {  // one namespace per test file: the files share translation units (tests/CMakeLists.txt)
+
 using sr::Shape;
 using sr::Tensor;
 
@@ -106,3 +108,5 @@ TEST_CASE("weight norm forward matches g * v / ||v|| per output channel", "[ops]
     auto zero_row = Tensor<double>::zeros({2, 4});
     CHECK_THROWS_WITH(sr::weight_norm(zero_row, Tensor<double>::full({2}, 1.0)), Catch::Contains("all zeros"));
 }
+
+}  // namespace test_ops

@@ -7,6 +7,8 @@
 #include "sr/optim/schedule.hpp"
 #include "test_support.hpp"
 
+namespace test_optim {  // one namespace per test file: the files share translation units (tests/CMakeLists.txt)
+
 TEST_CASE("Adam's first two steps match hand-computed values", "[optim]") {
     // One parameter p = [1, -2], lr 0.1, beta1 0.9, beta2 0.999, eps 1e-8.
     auto p = sr::Tensor<double>::from_vector({2}, {1.0, -2.0});
@@ -86,3 +88,5 @@ TEST_CASE("learning-rate schedules", "[optim]") {
     CHECK(sr::optim::learning_rate_at(decay, 250000) == 5e-4);
     CHECK_THROWS(sr::optim::PiecewiseConstant{{1, 2}, {1.0}}.at(0));
 }
+
+}  // namespace test_optim

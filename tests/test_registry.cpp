@@ -15,6 +15,8 @@
 #include "sr/optim/adam.hpp"
 #include "test_support.hpp"
 
+namespace test_registry {  // one namespace per test file: the files share translation units (tests/CMakeLists.txt)
+
 namespace {
 
 using namespace sr;
@@ -278,3 +280,5 @@ TEST_CASE("crop and slice_batch refuse to cut the graph of a tensor that require
     CHECK(x.crop(1, 1, 2, 2).shape() == Shape({2, 2, 2, 3}));
     CHECK(x.slice_batch(1, 2).data() == x.data() + 48);
 }
+
+}  // namespace test_registry

@@ -20,6 +20,8 @@
 #include "reference/bf16_round.hpp"
 #include "test_support.hpp"
 
+namespace test_residual_chain {  // one namespace per test file: the files share translation units (tests/CMakeLists.txt)
+
 namespace {
 
 using sr::test::round_to_bf16;
@@ -150,3 +152,5 @@ TEST_CASE("residual_conv_chain refuses links whose channels do not chain", "[con
     CHECK_THROWS(sr::residual_conv_chain(x, wrong_output, 1.f));
     CHECK_THROWS_WITH(sr::residual_conv_chain(x, {}, 1.f), Catch::Contains("no convolutions"));
 }
+
+}  // namespace test_residual_chain

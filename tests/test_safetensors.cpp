@@ -12,6 +12,8 @@
 #include "sr/io/safetensors.hpp"
 #include "test_support.hpp"
 
+namespace test_safetensors {  // one namespace per test file: the files share translation units (tests/CMakeLists.txt)
+
 namespace {
 
 using sr::Tensor;
@@ -309,3 +311,5 @@ TEST_CASE("safetensors: files interoperate with json+numpy and the safetensors p
         WARN(result.output);
     }
 }
+
+}  // namespace test_safetensors

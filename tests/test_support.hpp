@@ -110,5 +110,11 @@ double normalized_max_error(const Tensor<T1, Cpu>& a, const Tensor<T2, Cpu>& b, 
     if (!variable##_opt) SR_SKIP("../shared/data not found (set SR_DATA_DIR to run this test)");           \
     const std::filesystem::path variable = *variable##_opt
 
+// Skips a test that needs the Python of the sr-convert tests (tests/python/find_python.cmake).
+#define SR_REQUIRE_CONVERT_PYTHON()                                                                         \
+    if (std::string(SR_CONVERT_PYTHON).empty())                                                            \
+    SR_SKIP("no Python 3 with numpy, h5py and torch at configure time (apt-get install python3-numpy "       \
+            "python3-h5py python3-torch)")
+
 #define SR_REQUIRE_GPU()                                                          \
     if (!::sr::test::gpu_available()) SR_SKIP("no CUDA GPU on this machine")

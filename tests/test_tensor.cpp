@@ -6,6 +6,8 @@
 #include "sr/core/tensor.hpp"
 #include "test_support.hpp"
 
+namespace test_tensor {  // one namespace per test file: the files share translation units (tests/CMakeLists.txt)
+
 using sr::Shape;
 using sr::Tensor;
 
@@ -97,3 +99,5 @@ TEST_CASE("cast converts element types", "[tensor]") {
     CHECK(d.at({1}) == -2.25);
     CHECK(d.to_vector() == std::vector<double>{1.5, -2.25, 3.0});
 }
+
+}  // namespace test_tensor

@@ -20,6 +20,8 @@
 #include "sr/io/tensorboard.hpp"
 #include "test_support.hpp"
 
+namespace test_tensorboard {  // one namespace per test file: the files share translation units (tests/CMakeLists.txt)
+
 namespace {
 
 // CRC-32C one bit at a time, straight from the definition (reflected polynomial 0x82F63B78).
@@ -341,3 +343,5 @@ TEST_CASE("tensorboard: an independent Python reader decodes the file", "[tensor
         CHECK(tb["histograms"][0]["bucket"] == std::vector<double>{2, 1, 1, 1});
     }
 }
+
+}  // namespace test_tensorboard

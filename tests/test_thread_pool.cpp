@@ -12,6 +12,8 @@
 #include "sr/core/error.hpp"
 #include "sr/core/thread_pool.hpp"
 
+namespace test_thread_pool {  // one namespace per test file: the files share translation units (tests/CMakeLists.txt)
+
 TEST_CASE("ThreadPool: every task runs once and its future carries its result", "[thread_pool]") {
     sr::ThreadPool pool(3);
     CHECK(pool.size() == 3);
@@ -68,3 +70,5 @@ TEST_CASE("ThreadPool: zero threads is refused with a message", "[thread_pool]")
     CHECK_THROWS_AS(sr::ThreadPool(0), sr::Error);
     CHECK_THROWS_WITH(sr::ThreadPool(0), Catch::Contains("at least one thread"));
 }
+
+}  // namespace test_thread_pool

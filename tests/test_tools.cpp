@@ -22,6 +22,8 @@
 
 extern char** environ;
 
+namespace test_tools {  // one namespace per test file: the files share translation units (tests/CMakeLists.txt)
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -301,3 +303,5 @@ TEST_CASE("a CUDA device the machine or build cannot use is refused in one line"
     CHECK(bad.exit_code == 1);
     CHECK_THAT(bad.output, Catch::Contains("-g gpu: expected cpu or cuda:N"));
 }
+
+}  // namespace test_tools

@@ -10,6 +10,8 @@
 #include "test_support.hpp"
 #include "train_test_support.hpp"
 
+namespace test_train {  // one namespace per test file: the files share translation units (tests/CMakeLists.txt)
+
 namespace {
 std::string read_text(const std::filesystem::path& p) {
     std::ifstream in(p);
@@ -264,3 +266,5 @@ TEST_CASE("the finite check names the first parameter with a NaN or infinite gra
     parameters[0].tensor.data()[7] = std::numeric_limits<float>::infinity();
     CHECK(sr::nn::first_non_finite_value(parameters) == "head.weight");
 }
+
+}  // namespace test_train
