@@ -10,7 +10,8 @@
 // (depth_to_space is linear, so shuffling the sum equals summing the shuffles.) Every conv is
 // weight-normalised. Blocks add their scaled residual: x + res_scale * block(x).
 //   WideBlockA: 3x3 F->rF, ReLU, 3x3 rF->F
-//   WideBlockB: 1x1 F->rF, ReLU, 1x1 rF->int(0.8F) (linear low-rank), 3x3 ->F
+//   WideBlockB: 1x1 F->rF, ReLU, 1x1 rF->int(0.8F) (linear low-rank), 3x3 ->F; on the CPU the
+//               1x1 pair runs fused, its wide activation never stored (sr/ops/wide_pair.hpp)
 // Parameter names follow the official code: head.0, body.i.body.{0,2[,3]}, tail.0, skip.0.
 #include <string>
 #include <vector>
@@ -18,6 +19,7 @@
 #include "sr/models/config.hpp"
 #include "sr/nn/conv2d.hpp"
 #include "sr/nn/layers.hpp"
+#include "sr/ops/wide_pair.hpp"
 
 namespace sr::models {
 
@@ -62,7 +64,7 @@ struct WideBlockB {
           res_scale(static_cast<T>(c.res_scale)) {}
 
     Tensor<T, D> operator()(const Tensor<T, D>& x) const {
-        return residual_conv_chain(x, {expand.link(true), reduce.link(), spatial.link()}, res_scale);
+        return wide_pair_block(x, expand.link(true), reduce.link(), spatial.link(), res_scale);
     }
 
     void collect_parameters(nn::ParameterList<T, D>& list, const std::string& prefix) const {
