@@ -56,6 +56,18 @@ bool for_each_variant(Check&& check) {
     return true;
 }
 
+// Whether the graph that produced t holds a node of that name (so a test knows which path ran).
+bool graph_has(const Tensor<float>& t, const std::string& name) {
+    std::vector<const sr::autograd::Node<float, sr::Cpu>*> stack;
+    if (t.grad_fn()) stack.push_back(t.grad_fn().get());
+    for (std::size_t i = 0; i < stack.size(); ++i) {  // a tree walk is enough for these small graphs
+        if (name == stack[i]->name()) return true;
+        for (const auto& input : stack[i]->inputs())
+            if (input.grad_fn()) stack.push_back(input.grad_fn().get());
+    }
+    return false;
+}
+
 struct PairCase {
     int64_t n, h, w, c, wide, out;
 };
@@ -171,9 +183,13 @@ TEST_CASE("WDSR-B with the fused wide pair equals WDSR-B on plain convolutions, 
         FusionScope scope(fused);
         for (auto& p : params) p.tensor.zero_grad();
         const auto sr_image = model(lr);
+        CHECK(graph_has(sr_image, "wide_pair") == fused);  // the path this run claims to test ran
         sr::mean(sr_image).backward();
         std::vector<Tensor<float>> grads;
-        for (auto& p : params) grads.push_back(p.tensor.grad().clone());
+        for (auto& p : params) {
+            REQUIRE(p.tensor.grad().defined());
+            grads.push_back(p.tensor.grad().clone());
+        }
         return std::make_pair(sr_image.detach(), grads);
     };
     const auto [fused_out, fused_grads] = run(true);

@@ -114,37 +114,8 @@ inline bool available() { return isa() != Isa::none; }
 
 }  // namespace sr::ops::direct
 
-#if SR_DIRECT_X86
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
-#define SR_DIRECT_LANES 8
-namespace sr::ops::direct::avx2 {
-#include "sr/ops/cpu/conv2d_direct_kernels.hpp"
-}  // namespace sr::ops::direct::avx2
-#undef SR_DIRECT_LANES
-#if defined(__clang__)
-#pragma clang attribute pop
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma"))), apply_to = function)
-#else
-#pragma GCC pop_options
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")
-#endif
-#define SR_DIRECT_LANES 16
-namespace sr::ops::direct::avx512 {
-#include "sr/ops/cpu/conv2d_direct_kernels.hpp"
-}  // namespace sr::ops::direct::avx512
-#undef SR_DIRECT_LANES
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
-#endif
+#define SR_PER_ISA_FILE "sr/ops/cpu/conv2d_direct_kernels.hpp"
+#include "sr/ops/cpu/per_isa.hpp"
 
 namespace sr::ops::direct {
 

@@ -1,8 +1,9 @@
-// The direct convolution kernels for one instruction set. No include guard on purpose: this
-// file is included once per instruction set by sr/ops/cpu/conv2d_direct.hpp, inside namespace
-// sr::ops::direct::<isa> with that instruction set's target pragma active and SR_DIRECT_LANES
-// set (16: AVX-512, 8: AVX2+FMA), so one binary carries every variant and picks one at run time
-// whatever -march it was compiled with. Include that header, never this one.
+// The direct convolution kernels for one instruction set. No include guard on purpose:
+// sr/ops/cpu/conv2d_direct.hpp compiles this file once per instruction set through
+// sr/ops/cpu/per_isa.hpp, inside namespace sr::ops::direct::<isa> with that instruction set's
+// target pragma active and SR_DIRECT_LANES set (16: AVX-512, 8: AVX2+FMA), so one binary carries
+// every variant and picks one at run time whatever -march it was compiled with. Include that
+// header, never this one.
 #if SR_DIRECT_LANES == 16
 inline constexpr int k_lanes = 16;
 inline constexpr int k_accumulators = 24;  // of 32 vector registers: the rest hold weights and a broadcast

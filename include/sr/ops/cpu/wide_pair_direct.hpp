@@ -16,8 +16,9 @@
 // activation is 0; grad_x = grad_wide · we; and per chunk of tiles the weight gradients
 // grad_wr += grad_y^T · activation, grad_we += grad_wide^T · x, with the bias gradients as sums.
 //
-// The kernels (sr/ops/cpu/wide_pair_kernels.hpp) are compiled for AVX2+FMA and AVX-512 alongside
-// the direct convolution kernels and run in the variant sr::ops::direct::isa() selects.
+// The kernels (sr/ops/cpu/wide_pair_kernels.hpp) are compiled for AVX2+FMA and AVX-512 through
+// sr/ops/cpu/per_isa.hpp, as the direct convolution kernels are, and run in the variant
+// sr::ops::direct::isa() selects.
 #include <algorithm>
 #include <cstdint>
 #include <vector>
@@ -41,33 +42,8 @@ struct WidePairWeightGrads {
 
 }  // namespace sr::ops::direct
 
-#if SR_DIRECT_X86
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
-namespace sr::ops::direct::avx2 {
-#include "sr/ops/cpu/wide_pair_kernels.hpp"
-}  // namespace sr::ops::direct::avx2
-#if defined(__clang__)
-#pragma clang attribute pop
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma"))), apply_to = function)
-#else
-#pragma GCC pop_options
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")
-#endif
-namespace sr::ops::direct::avx512 {
-#include "sr/ops/cpu/wide_pair_kernels.hpp"
-}  // namespace sr::ops::direct::avx512
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
-#endif
+#define SR_PER_ISA_FILE "sr/ops/cpu/wide_pair_kernels.hpp"
+#include "sr/ops/cpu/per_isa.hpp"
 
 namespace sr::ops::direct {
 

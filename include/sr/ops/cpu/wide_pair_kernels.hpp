@@ -1,8 +1,9 @@
 // The fused kernels of WDSR-B's 1x1 pair (sr/ops/cpu/wide_pair_direct.hpp) for one instruction
-// set. No include guard on purpose: that header includes this file once per instruction set,
-// inside namespace sr::ops::direct::<isa> with the target pragma active, after
-// conv2d_direct_kernels.hpp, whose vector helpers (vreg, vload, vfma, k_lanes, k_accumulators,
-// detail::with_vectors, detail::thread_buffer) it builds on. Include that header, never this one.
+// set. No include guard on purpose: that header compiles this file once per instruction set
+// through sr/ops/cpu/per_isa.hpp, inside namespace sr::ops::direct::<isa> with the target pragma
+// active, after conv2d_direct_kernels.hpp, whose vector helpers (vreg, vload, vfma, k_lanes,
+// k_accumulators, detail::with_vectors, detail::thread_buffer) it builds on. Include that header,
+// never this one.
 namespace wide_pair {
 
 // Pixels per tile: the tile's wide activation (tile x wide floats, 48 KiB at 192 channels) and
